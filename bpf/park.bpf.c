@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Hot path: which threads are parked, since when, and (with --futex-events)
+ * on which futex word. O(1) work per event, no stack walks, no per-event
+ * output (DESIGN.md §5): the shape of this file decides the slowdown of
+ * every context switch on the host.
+ */
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "compat.bpf.h"
+#include "park_state.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Futex commands (uapi/linux/futex.h); the op's high bits are flags. */
+#define FUTEX_CMD_MASK 0x7f
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_REQUEUE 3
+#define FUTEX_CMP_REQUEUE 4
+#define FUTEX_WAKE_OP 5
+#define FUTEX_LOCK_PI 6
+#define FUTEX_UNLOCK_PI 7
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_WAIT_REQUEUE_PI 11
+#define FUTEX_CMP_REQUEUE_PI 12
+#define FUTEX_LOCK_PI2 13
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by the loader (--futex-words) */
+	__type(key, struct pw_futex_key);
+	__type(value, struct pw_futex_val);
+} futex_words SEC(".maps");
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(pw_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	struct park_state *s;
+
+	/*
+	 * A preempted task is still runnable even if its state says sleeping
+	 * (it was caught between set_current_state() and schedule()).
+	 */
+	if (!preempt && PW_SLEEPING(prev_state) && !(prev->flags & PF_KTHREAD)) {
+		s = bpf_task_storage_get(&park_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (s) {
+			s->since_ns = bpf_ktime_get_ns();
+			s->seq++;
+			s->flags = (s->flags & PS_IN_FUTEX) | PS_PARKED;
+			stat_inc(PW_STAT_PARKS);
+		} else {
+			stat_inc(PW_STAT_DROP_STORAGE);
+		}
+	}
+	s = bpf_task_storage_get(&park_state, next, 0, 0);
+	if (s && (s->flags & PS_PARKED)) {
+		s->flags &= ~(PS_PARKED | PS_LOWER_BOUND);
+		stat_inc(PW_STAT_WAKES);
+	}
+	return 0;
+}
+
+/* Free the state as the thread exits instead of when the task is reaped. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pw_process_exit, struct task_struct *p)
+{
+	bpf_task_storage_delete(&park_state, p);
+	return 0;
+}
+
+static __always_inline void count_word(__u64 uaddr, bool wake)
+{
+	struct pw_futex_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .uaddr = uaddr};
+	struct pw_futex_val zero = {}, *v;
+
+	v = bpf_map_lookup_elem(&futex_words, &key);
+	if (!v) {
+		if (bpf_map_update_elem(&futex_words, &key, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&futex_words, &key)) {
+			stat_inc(PW_STAT_DROP_FUTEX_MAP);
+			return;
+		}
+		v = bpf_map_lookup_elem(&futex_words, &key);
+		if (!v)
+			return;
+	}
+	if (wake)
+		__sync_fetch_and_add(&v->wakes, 1);
+	else
+		__sync_fetch_and_add(&v->waits, 1);
+}
+
+static __always_inline void futex_enter(__u64 uaddr, __u32 op, bool waits)
+{
+	struct park_state *s;
+
+	if (!waits) {
+		count_word(uaddr, true);
+		stat_inc(PW_STAT_FUTEX_WAKES);
+		return;
+	}
+	stat_inc(PW_STAT_FUTEX_WAITS);
+	count_word(uaddr, false);
+	s = bpf_task_storage_get(&park_state, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		stat_inc(PW_STAT_DROP_STORAGE);
+		return;
+	}
+	s->futex_uaddr = uaddr;
+	s->futex_op = op;
+	s->flags |= PS_IN_FUTEX;
+}
+
+static __always_inline void futex_exit(void)
+{
+	struct park_state *s;
+
+	s = bpf_task_storage_get(&park_state, bpf_get_current_task_btf(), 0, 0);
+	if (s)
+		s->flags &= ~PS_IN_FUTEX;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
+int pw_enter_futex(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 op = ctx->args[1];
+
+	switch (op & FUTEX_CMD_MASK) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+	case FUTEX_LOCK_PI:
+	case FUTEX_LOCK_PI2:
+	case FUTEX_WAIT_REQUEUE_PI:
+		futex_enter(ctx->args[0], op, true);
+		break;
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+	case FUTEX_REQUEUE:
+	case FUTEX_CMP_REQUEUE:
+	case FUTEX_CMP_REQUEUE_PI:
+	case FUTEX_WAKE_OP:
+	case FUTEX_UNLOCK_PI:
+		futex_enter(ctx->args[0], op, false);
+		break;
+	}
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_futex")
+int pw_exit_futex(void *ctx)
+{
+	futex_exit();
+	return 0;
+}
+
+/* futex_wait(2) (6.7+): uaddr, val, mask, flags, timeout, clockid. */
+SEC("tp/syscalls/sys_enter_futex_wait")
+int pw_enter_futex_wait(struct trace_event_raw_sys_enter *ctx)
+{
+	futex_enter(ctx->args[0], FUTEX_WAIT_BITSET, true);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_futex_wait")
+int pw_exit_futex_wait(void *ctx)
+{
+	futex_exit();
+	return 0;
+}
+
+/* futex_waitv(2): the first waiter's word stands for the wait. */
+struct futex_waitv___pw {
+	__u64 val;
+	__u64 uaddr;
+	__u32 flags;
+	__u32 reserved;
+};
+
+SEC("tp/syscalls/sys_enter_futex_waitv")
+int pw_enter_futex_waitv(struct trace_event_raw_sys_enter *ctx)
+{
+	struct futex_waitv___pw w = {};
+
+	if (bpf_probe_read_user(&w, sizeof(w), (void *)ctx->args[0]))
+		w.uaddr = ctx->args[0];
+	futex_enter(w.uaddr, FUTEX_WAIT_BITSET, true);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_futex_waitv")
+int pw_exit_futex_waitv(void *ctx)
+{
+	futex_exit();
+	return 0;
+}

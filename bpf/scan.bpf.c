@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Cold path: a sleepable task iterator run once per scan. For every parked
+ * thread it writes one struct pw_task_rec to the iterator's seq_file; for a
+ * thread parked longer than min_age whose stacks were not emitted yet in this
+ * park, the record also carries its kernel stack and a copy of the top of its
+ * user stack (userspace unwinds it with DWARF CFI, DESIGN.md §4).
+ */
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "compat.bpf.h"
+#include "park_state.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u64 min_age_ns = 1000000000ULL;
+const volatile bool filter_pids = false;
+/* bpf_ktime_get_ns() when the hot path was attached: parks before it are unknown. */
+const volatile __u64 attach_ns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct scratch {
+	struct pw_task_rec rec;
+	__u8 stack[PW_USTACK_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct vma_ctx {
+	__u64 end;
+};
+
+static long vma_end_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_ctx *c = data;
+
+	c->end = vma->vm_end;
+	return 0;
+}
+
+static __always_inline __u32 pid_in_ns(struct pid *p)
+{
+	unsigned int level = BPF_CORE_READ(p, level);
+
+	return BPF_CORE_READ(p, numbers[level & 31].nr);
+}
+
+/*
+ * How long has a thread been asleep that went to sleep before we attached?
+ * The scheduler stamped se.exec_start (rq clock_task) when it last stopped
+ * running; the rq's clock_task now, minus that, is a lower bound: clock_task
+ * excludes IRQ/steal time and may be stale on an idle CPU, both of which
+ * only shrink the difference. Also, it has been parked at least since attach.
+ */
+static __always_inline __u64 preparked_age(struct task_struct *task, __u64 now)
+{
+	__u64 lb = now > attach_ns ? now - attach_ns : 0;
+	__u64 exec_start = BPF_CORE_READ(task, se.exec_start);
+	struct rq *rq = NULL;
+
+	/*
+	 * The task's rq through its cfs_rq (CONFIG_FAIR_GROUP_SCHED): the
+	 * per-CPU 'runqueues' ksym needs CONFIG_KALLSYMS_ALL, which these
+	 * kernels lack.
+	 */
+	if (bpf_core_field_exists(task->se.cfs_rq))
+		rq = BPF_CORE_READ(task, se.cfs_rq, rq);
+	if (rq && exec_start) {
+		__u64 clock = BPF_CORE_READ(rq, clock_task);
+
+		if (clock > exec_start && clock - exec_start > lb)
+			lb = clock - exec_start;
+	}
+	return lb;
+}
+
+static __always_inline void read_regs(struct task_struct *task, struct pw_regs *r)
+{
+	struct pt_regs *p = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (!p)
+		return;
+	r->ip = BPF_CORE_READ(p, ip);
+	r->sp = BPF_CORE_READ(p, sp);
+	r->bp = BPF_CORE_READ(p, bp);
+	r->bx = BPF_CORE_READ(p, bx);
+	r->r12 = BPF_CORE_READ(p, r12);
+	r->r13 = BPF_CORE_READ(p, r13);
+	r->r14 = BPF_CORE_READ(p, r14);
+	r->r15 = BPF_CORE_READ(p, r15);
+	r->ax = BPF_CORE_READ(p, ax);
+	r->cx = BPF_CORE_READ(p, cx);
+	r->dx = BPF_CORE_READ(p, dx);
+	r->si = BPF_CORE_READ(p, si);
+	r->di = BPF_CORE_READ(p, di);
+	r->r8 = BPF_CORE_READ(p, r8);
+	r->r9 = BPF_CORE_READ(p, r9);
+	r->r10 = BPF_CORE_READ(p, r10);
+	r->r11 = BPF_CORE_READ(p, r11);
+	r->orig_ax = BPF_CORE_READ(p, orig_ax);
+}
+
+/*
+ * bpf_copy_from_user_task() is all-or-nothing: a glibc thread's sp can sit
+ * under 5 KiB below the end of its stack mapping, so clamp the copy to the
+ * mapping's end or it faults on the guard page (DESIGN.md §4).
+ */
+static __always_inline __u32 copy_ustack(struct task_struct *task, __u64 sp, __u8 *buf)
+{
+	struct vma_ctx vc = {};
+	__u64 len = PW_USTACK_MAX;
+
+	if (bpf_find_vma(task, sp, vma_end_cb, &vc, 0) == 0 && vc.end > sp && vc.end - sp < len)
+		len = vc.end - sp;
+	if (len == 0 || len > PW_USTACK_MAX)
+		return 0;
+	if (bpf_copy_from_user_task(buf, len, (void *)sp, task, 0) == 0)
+		return len;
+	/* mmap lock contended or a stranger layout: settle for the rest of the page. */
+	len = 4096 - (sp & 4095);
+	if (len == 0 || len > PW_USTACK_MAX)
+		return 0;
+	if (bpf_copy_from_user_task(buf, len, (void *)sp, task, 0) == 0)
+		return len;
+	return 0;
+}
+
+SEC("iter.s/task")
+int pw_scan(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct park_state *s;
+	struct pw_task_rec *rec;
+	struct scratch *sc;
+	__u32 zero = 0, state, tgid, len = 0;
+	__u64 now, size;
+	bool dump;
+
+	if (!task)
+		return 0;
+	if (task->flags & (PF_KTHREAD | PF_EXITING))
+		return 0;
+	tgid = task->tgid;
+	if (filter_pids && !bpf_map_lookup_elem(&pids, &tgid))
+		return 0;
+	stat_inc(PW_STAT_SCANNED);
+	state = pw_task_state(task);
+	if (!PW_SLEEPING(state) || task->on_cpu)
+		return 0;
+
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 0;
+	rec = &sc->rec;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->magic = PW_REC_MAGIC;
+	rec->tgid = tgid;
+	rec->tid = task->pid;
+	rec->state = state;
+	rec->ns_tid = pid_in_ns(task->thread_pid);
+	rec->ns_tgid = pid_in_ns(task->group_leader->thread_pid);
+	rec->start_time = task->start_boottime;
+	rec->proc_start_time = task->group_leader->start_boottime;
+	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
+
+	now = bpf_ktime_get_ns();
+	s = bpf_task_storage_get(&park_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		stat_inc(PW_STAT_DROP_STORAGE);
+		rec->flags |= PW_F_NO_STORAGE | PW_F_AGE_LOWER_BOUND;
+		rec->age_ns = preparked_age(task, now);
+	} else {
+		if (!(s->flags & PS_PARKED)) {
+			/* Asleep, yet no park seen: it parked before we attached. */
+			__u64 age = preparked_age(task, now);
+
+			s->since_ns = now > age ? now - age : 0;
+			s->seq++;
+			s->flags |= PS_PARKED | PS_LOWER_BOUND;
+		}
+		rec->park_seq = s->seq;
+		rec->age_ns = now > s->since_ns ? now - s->since_ns : 0;
+		if (s->flags & PS_LOWER_BOUND)
+			rec->flags |= PW_F_AGE_LOWER_BOUND;
+		if (s->flags & PS_IN_FUTEX) {
+			rec->flags |= PW_F_FUTEX_EVENT;
+			rec->futex_uaddr = s->futex_uaddr;
+			rec->futex_op = s->futex_op;
+		}
+	}
+
+	read_regs(task, &rec->regs);
+	if ((__s64)rec->regs.orig_ax >= 0)
+		rec->flags |= PW_F_IN_SYSCALL;
+
+	/* Stacks once per park: a thread parked for hours is copied once. */
+	dump = rec->age_ns >= min_age_ns && (!s || s->dumped_seq != s->seq + 1);
+	if (s && s->dumped_seq == s->seq + 1)
+		rec->flags |= PW_F_USTACK_DONE;
+	if (dump) {
+		long n = bpf_get_task_stack(task, rec->kstack, sizeof(rec->kstack), 0);
+
+		if (n > 0)
+			rec->kstack_len = n;
+		else {
+			rec->flags |= PW_F_KSTACK_FAILED;
+			stat_inc(PW_STAT_DROP_KSTACK);
+		}
+		len = copy_ustack(task, rec->regs.sp, sc->stack);
+		if (len) {
+			rec->flags |= PW_F_HAS_USTACK;
+			rec->stack_base = rec->regs.sp;
+			rec->stack_len = len;
+		} else {
+			rec->flags |= PW_F_USTACK_FAILED;
+			stat_inc(PW_STAT_DROP_USTACK);
+		}
+	}
+	size = sizeof(*rec) + len;
+	if (size > sizeof(*sc))
+		return 0;
+	rec->size = size;
+	if (bpf_seq_write(seq, sc, size)) {
+		/*
+		 * The seq buffer overflowed: the kernel shows this task again
+		 * in the next read(), so commit nothing now.
+		 */
+		return 0;
+	}
+	if (s && (rec->flags & PW_F_HAS_USTACK))
+		s->dumped_seq = s->seq + 1;
+	return 0;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# 5,000 threads parked before parkwatch starts: all reported, attributed, ages lower bounds.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+require_bpf
+
+N=5000
+start preparked "$TMP/p.log" --threads $N || finish
+a=$(sed -nE 's/^READY .* a=([0-9]+).*/\1/p' "$TMP/p.log")
+b=$(sed -nE 's/^READY .* b=([0-9]+).*/\1/p' "$TMP/p.log")
+sleep 1.5
+j=$TMP/p.json
+t0=$(date +%s.%N)
+"$PW" snapshot -p "$WPID" --json >"$j" || fail "snapshot failed"
+t1=$(date +%s.%N)
+echo "  info  snapshot of $N pre-parked threads took $(echo "$t1 - $t0" | bc) s"
+ca=$(site_count "$j" parked_worker_a)
+cb=$(site_count "$j" parked_worker_b)
+check "all $N threads reported (a=$ca/$a b=$cb/$b)" test $((ca + cb)) -eq $N
+check "parked_worker_a count exact" test "$ca" = "$a"
+check "parked_worker_b count exact" test "$cb" = "$b"
+check "ages are lower bounds" \
+	test "$(jq '[.sites[] | select(.site // "" | startswith("parked_worker")) | .age_is_lower_bound] | all' "$j")" = true
+check "lower-bound ages are at least 1 s" \
+	test "$(jq '[.sites[] | select(.site // "" | startswith("parked_worker")) | .oldest_age_s >= 1] | all' "$j")" = true
+check "no drops" test "$(jq '[.drops[]] | add' "$j")" = 0
+finish

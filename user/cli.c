@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "cli.h"
+#include "util.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+enum {
+	OPT_FUTEX_EVENTS = 256,
+	OPT_NO_FUTEX_EVENTS,
+	OPT_FRAMES,
+	OPT_FUTEX_WORDS,
+};
+
+static int add_pids(struct pw_cli *cli, const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	long v;
+
+	if (!copy)
+		return PW_EXIT_FAIL;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (pw_parse_int(tok, 1, 4194304, &v)) {
+			pw_err("invalid pid '%s': expected a number from 1 to 4194304", tok);
+			free(copy);
+			return PW_EXIT_USAGE;
+		}
+		if (cli->npids == PW_MAX_PIDS) {
+			pw_err("too many pids (at most %d)", PW_MAX_PIDS);
+			free(copy);
+			return PW_EXIT_USAGE;
+		}
+		cli->pids[cli->npids++] = v;
+	}
+	free(copy);
+	return PW_EXIT_OK;
+}
+
+int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, struct pw_cli *cli)
+{
+	static const struct option longopts[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"comm", required_argument, NULL, 'c'},
+		{"min-age", required_argument, NULL, 'm'},
+		{"json", no_argument, NULL, 'j'},
+		{"folded", no_argument, NULL, 'f'},
+		{"futex-events", no_argument, NULL, OPT_FUTEX_EVENTS},
+		{"no-futex-events", no_argument, NULL, OPT_NO_FUTEX_EVENTS},
+		{"frames", required_argument, NULL, OPT_FRAMES},
+		{"futex-words", required_argument, NULL, OPT_FUTEX_WORDS},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	int opt, err, i;
+	long v;
+
+	memset(cli, 0, sizeof(*cli));
+	cli->min_age_s = 1.0;
+	cli->max_frames = 4;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":p:c:m:jfvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			err = add_pids(cli, optarg);
+			if (err)
+				return err;
+			break;
+		case 'c':
+			cli->comm = optarg;
+			break;
+		case 'm':
+			if (pw_parse_duration(optarg, &cli->min_age_s)) {
+				pw_err("invalid --min-age '%s': expected a duration like 500ms, "
+				       "2s, 5m",
+				       optarg);
+				return PW_EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			cli->json = true;
+			break;
+		case 'f':
+			cli->folded = true;
+			break;
+		case OPT_FUTEX_EVENTS:
+			cli->futex_events = true;
+			break;
+		case OPT_NO_FUTEX_EVENTS:
+			cli->futex_events = false;
+			break;
+		case OPT_FRAMES:
+			if (pw_parse_int(optarg, 0, 64, &v)) {
+				pw_err("invalid --frames '%s': expected 0 to 64", optarg);
+				return PW_EXIT_USAGE;
+			}
+			cli->max_frames = v;
+			break;
+		case OPT_FUTEX_WORDS:
+			if (pw_parse_int(optarg, 1, 1 << 24, &v)) {
+				pw_err("invalid --futex-words '%s': expected 1 to 16777216",
+				       optarg);
+				return PW_EXIT_USAGE;
+			}
+			cli->futex_words = v;
+			break;
+		case 'v':
+			cli->verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(PW_EXIT_OK);
+		case ':':
+			pw_err("option '%s' needs a value (see 'parkwatch %s --help')",
+			       argv[optind - 1], cmd);
+			return PW_EXIT_USAGE;
+		default:
+			pw_err("unknown option '%s' (see 'parkwatch %s --help')", argv[optind - 1],
+			       cmd);
+			return PW_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		pw_err("unexpected argument '%s' (see 'parkwatch %s --help')", argv[optind], cmd);
+		return PW_EXIT_USAGE;
+	}
+	if (cli->json && cli->folded) {
+		pw_err("--json and --folded are exclusive: pick one output format");
+		return PW_EXIT_USAGE;
+	}
+	for (i = 0; i < cli->npids; i++) {
+		char path[32];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d", cli->pids[i]);
+		if (stat(path, &st)) {
+			pw_err("no process with pid %d", cli->pids[i]);
+			return PW_EXIT_FAIL;
+		}
+	}
+	return PW_EXIT_OK;
+}
+
+int pw_check_privileges(const struct pw_cli *cli)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {};
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
+		{CAP_BPF, "CAP_BPF"},
+		{CAP_PERFMON, "CAP_PERFMON"},
+		/* read other users' /proc/PID/mem and /proc/PID/root */
+		{CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
+		/* /proc/PID/map_files, and mounting tracefs when it is missing */
+		{CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},
+	};
+	char missing[128] = "";
+	size_t i;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0; /* cannot tell: let the load itself fail with its own reason */
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		int c = need[i].cap;
+
+		if (!(data[c / 32].effective & (1U << (c % 32)))) {
+			if (missing[0])
+				strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
+			strncat(missing, need[i].name, sizeof(missing) - strlen(missing) - 1);
+		}
+	}
+	if (!missing[0])
+		return 0;
+	pw_err("missing %s (run with sudo)", missing);
+	return -EPERM;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Options shared by the subcommands, and the glue from scan to output. */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "pw.h"
+
+#define PW_MAX_PIDS 1024
+
+enum pw_exit {
+	PW_EXIT_OK = 0,
+	PW_EXIT_FAIL = 1,  /* runtime failure */
+	PW_EXIT_USAGE = 2, /* bad usage */
+};
+
+struct pw_cli {
+	pid_t pids[PW_MAX_PIDS];
+	int npids;
+	const char *comm;
+	double min_age_s;
+	double interval_s;
+	double duration_s;
+	bool json;
+	bool folded;
+	bool futex_events;
+	bool verbose;
+	int max_frames;	      /* frames shown per site in the table */
+	unsigned futex_words; /* capacity of the per-word futex map, 0 = default */
+};
+
+/* Parses the common options; returns PW_EXIT_OK, or an exit code after printing why. */
+int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, struct pw_cli *cli);
+/* One line naming the capabilities that are missing, or 0 when all are there. */
+int pw_check_privileges(const struct pw_cli *cli);
+
+int pw_cmd_snapshot(int argc, char **argv);
+
+struct pw_tracer;
+struct pw_collector;
+/* One scan: records -> sites, with BPF drop counters folded into snap->drops. */
+int pw_scan_once(struct pw_tracer *t, struct pw_collector *c, struct pw_snapshot *snap);
+
+#endif /* PW_CLI_H */

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "collect.h"
+#include "ksyms.h"
+#include "sitelabel.h"
+#include "unwind.h"
+#include "util.h"
+#include "waitkind.h"
+
+#define SYS_futex 202
+#define SYS_futex_waitv 449
+#define SYS_futex_wait 455
+
+/* A thread's resolved park: valid while (tid, start_time, seq) is unchanged. */
+struct thr {
+	uint32_t tid;
+	uint64_t start_time;
+	uint64_t seq;
+	unsigned scan; /* last scan that saw it */
+	bool resolved;
+	struct pw_frame *frames;
+	int nframes;
+	const char **kframes;
+	int nkframes;
+};
+
+struct proc {
+	uint32_t pid;
+	uint64_t start_time;
+	unsigned scan;
+	bool filtered_out;
+	bool syms_failed;
+	struct pw_proc_syms *syms;
+	char comm[16];
+};
+
+struct member {
+	struct thr *t;
+	struct proc *p;
+	uint64_t key;
+	uint64_t word;
+	double age;
+	const char *wait;
+	uint32_t ns_pid;
+	bool lower_bound;
+	bool has_word;
+};
+
+/* Open-addressing table of pointers keyed by a 32-bit id, rebuilt on expiry. */
+struct tbl {
+	void **slot;
+	uint32_t *key;
+	size_t cap, n;
+};
+
+struct pw_collector {
+	struct pw_collect_opts opts;
+	struct tbl thrs, procs;
+	struct member *m;
+	size_t nm, capm;
+	unsigned scan;
+	uint64_t parked;
+	struct pw_drops drops;
+};
+
+static size_t tbl_pos(const struct tbl *t, uint32_t key)
+{
+	size_t i = (key * 0x9E3779B1u) & (t->cap - 1);
+
+	while (t->slot[i] && t->key[i] != key)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+static void *tbl_get(const struct tbl *t, uint32_t key)
+{
+	return t->cap ? t->slot[tbl_pos(t, key)] : NULL;
+}
+
+static int tbl_put(struct tbl *t, uint32_t key, void *v)
+{
+	size_t i;
+
+	if ((t->n + 1) * 2 > t->cap) {
+		struct tbl nt = {.cap = t->cap ? t->cap * 2 : 64};
+
+		nt.slot = calloc(nt.cap, sizeof(*nt.slot));
+		nt.key = calloc(nt.cap, sizeof(*nt.key));
+		if (!nt.slot || !nt.key) {
+			free(nt.slot);
+			free(nt.key);
+			return -ENOMEM;
+		}
+		for (i = 0; i < t->cap; i++) {
+			if (t->slot[i]) {
+				size_t j = tbl_pos(&nt, t->key[i]);
+
+				nt.slot[j] = t->slot[i];
+				nt.key[j] = t->key[i];
+				nt.n++;
+			}
+		}
+		free(t->slot);
+		free(t->key);
+		*t = nt;
+	}
+	i = tbl_pos(t, key);
+	if (!t->slot[i])
+		t->n++;
+	t->slot[i] = v;
+	t->key[i] = key;
+	return 0;
+}
+
+static void thr_clear(struct thr *t)
+{
+	free(t->frames);
+	free(t->kframes);
+	t->frames = NULL;
+	t->kframes = NULL;
+	t->nframes = t->nkframes = 0;
+	t->resolved = false;
+}
+
+static void proc_free(struct proc *p)
+{
+	pw_proc_syms__free(p->syms);
+	free(p);
+}
+
+/* Drop every entry not seen in the current scan: no phantoms, bounded memory. */
+static void tbl_expire(struct tbl *t, unsigned scan, bool procs)
+{
+	struct tbl keep = {0};
+	size_t i;
+
+	for (i = 0; i < t->cap; i++) {
+		void *v = t->slot[i];
+		unsigned seen;
+
+		if (!v)
+			continue;
+		seen = procs ? ((struct proc *)v)->scan : ((struct thr *)v)->scan;
+		if (seen == scan && tbl_put(&keep, t->key[i], v) == 0)
+			continue;
+		if (procs) {
+			proc_free(v);
+		} else {
+			thr_clear(v);
+			free(v);
+		}
+	}
+	free(t->slot);
+	free(t->key);
+	*t = keep;
+}
+
+int pw_collector__new(const struct pw_collect_opts *opts, struct pw_collector **out)
+{
+	struct pw_collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->opts = *opts;
+	*out = c;
+	return 0;
+}
+
+void pw_collector__begin(struct pw_collector *c)
+{
+	c->scan++;
+	c->nm = 0;
+	c->parked = 0;
+}
+
+static void read_comm(uint32_t pid, char comm[16], const char *fallback)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "re");
+	if (f && fgets(comm, 16, f)) {
+		comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+		return;
+	}
+	if (f)
+		fclose(f);
+	snprintf(comm, 16, "%s", fallback);
+}
+
+static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *rec)
+{
+	struct proc *p = tbl_get(&c->procs, rec->tgid);
+
+	if (p && p->start_time != rec->proc_start_time) {
+		/* The pid was reused by a new process: never merge the two. */
+		proc_free(p);
+		p = NULL;
+	}
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p || tbl_put(&c->procs, rec->tgid, p)) {
+			free(p);
+			return NULL;
+		}
+		p->pid = rec->tgid;
+		p->start_time = rec->proc_start_time;
+		read_comm(rec->tgid, p->comm, rec->comm);
+		p->filtered_out = c->opts.comm && strcmp(c->opts.comm, p->comm) != 0;
+	}
+	p->scan = c->scan;
+	return p;
+}
+
+static struct pw_proc_syms *proc_syms(struct pw_collector *c, struct proc *p)
+{
+	if (!p->syms && !p->syms_failed) {
+		p->syms = pw_proc_syms__new(p->pid);
+		if (!p->syms) {
+			p->syms_failed = true;
+			if (errno == ESRCH || errno == ENOENT)
+				c->drops.n[PW_DROP_PROC_GONE]++;
+			else
+				c->drops.n[PW_DROP_MODULE]++;
+		}
+	}
+	return p->syms;
+}
+
+static int resolve(struct pw_collector *c, struct proc *p, struct thr *t,
+		   const struct pw_task_rec *rec, const void *stack)
+{
+	struct pw_proc_syms *ps = proc_syms(c, p);
+	struct pw_frame fr[PW_MAX_FRAMES];
+	uint64_t pcs[PW_MAX_FRAMES];
+	int npcs = 0, n = 0, i, k;
+
+	if (ps && stack) {
+		if (pw_proc_syms__unwind(ps, rec->tid, &rec->regs, stack, rec->stack_len,
+					 rec->stack_base, pcs, PW_MAX_FRAMES, &npcs) < 0 ||
+		    npcs < 2)
+			c->drops.n[PW_DROP_UNWIND]++;
+	} else if (rec->flags & (PW_F_IN_SYSCALL | PW_F_HAS_USTACK)) {
+		/* No copy of the stack: the saved pc is all we know. */
+		pcs[0] = rec->regs.ip;
+		npcs = rec->regs.ip ? 1 : 0;
+	}
+	for (i = 0; i < npcs && n < PW_MAX_FRAMES; i++) {
+		if (ps) {
+			k = pw_proc_syms__symbolize(ps, pcs[i], i > 0, fr + n, PW_MAX_FRAMES - n);
+			if (k > 0) {
+				n += k;
+				continue;
+			}
+		}
+		memset(&fr[n], 0, sizeof(fr[n]));
+		fr[n++].addr = pcs[i];
+	}
+	t->frames = n ? malloc(n * sizeof(*fr)) : NULL;
+	if (n && !t->frames)
+		return -ENOMEM;
+	if (n)
+		memcpy(t->frames, fr, n * sizeof(*fr));
+	t->nframes = n;
+	n = rec->kstack_len / sizeof(__u64);
+	t->kframes = n ? calloc(n, sizeof(*t->kframes)) : NULL;
+	for (i = 0; t->kframes && i < n; i++) {
+		const char *name = pw_ksyms__name(c->opts.ksyms, rec->kstack[i]);
+		char buf[32];
+
+		if (!name) {
+			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)rec->kstack[i]);
+			name = pw_intern(buf);
+		}
+		t->kframes[t->nkframes++] = name;
+	}
+	t->resolved = true;
+	return 0;
+}
+
+int pw_collector__add(const struct pw_task_rec *rec, const void *stack, void *ctx)
+{
+	struct pw_collector *c = ctx;
+	struct member *m;
+	struct proc *p;
+	struct thr *t;
+	long nr;
+
+	p = get_proc(c, rec);
+	if (!p)
+		return -ENOMEM;
+	if (p->filtered_out)
+		return 0;
+	c->parked++;
+	t = tbl_get(&c->thrs, rec->tid);
+	if (t && (t->start_time != rec->start_time || t->seq != rec->park_seq))
+		thr_clear(t);
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || tbl_put(&c->thrs, rec->tid, t)) {
+			free(t);
+			return -ENOMEM;
+		}
+	}
+	t->tid = rec->tid;
+	t->start_time = rec->start_time;
+	t->seq = rec->park_seq;
+	t->scan = c->scan;
+	/*
+	 * The iterator decided (in nanoseconds) whether this park is old enough
+	 * for stacks; follow its decision so the two never disagree at the edge.
+	 */
+	if (!(rec->flags & (PW_F_HAS_USTACK | PW_F_USTACK_DONE | PW_F_USTACK_FAILED)) &&
+	    (double)rec->age_ns / 1e9 < c->opts.min_age_s)
+		return 0;
+	if (!t->resolved) {
+		int err = resolve(c, p, t, rec, stack);
+
+		if (err)
+			return err;
+	}
+	if (c->nm == c->capm) {
+		size_t cap = c->capm ? c->capm * 2 : 1024;
+		struct member *nm = realloc(c->m, cap * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		c->m = nm;
+		c->capm = cap;
+	}
+	m = &c->m[c->nm++];
+	memset(m, 0, sizeof(*m));
+	m->t = t;
+	m->p = p;
+	m->age = rec->age_ns / 1e9;
+	m->lower_bound = rec->flags & PW_F_AGE_LOWER_BOUND;
+	m->ns_pid = rec->ns_tgid;
+	nr = (rec->flags & PW_F_IN_SYSCALL) ? (long)rec->regs.orig_ax : -1;
+	m->wait = pw_wait_kind(nr);
+	if (rec->flags & PW_F_FUTEX_EVENT) {
+		m->word = rec->futex_uaddr;
+		m->has_word = true;
+	} else if (nr == SYS_futex || nr == SYS_futex_wait || nr == SYS_futex_waitv) {
+		/* The saved syscall arguments name the word, for pre-parked threads too. */
+		m->word = rec->regs.di;
+		m->has_word = true;
+	}
+	return 0;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path;
+}
+
+uint64_t pw_site_key(int pid, uint64_t proc_start, enum pw_kind kind, const char *wait,
+		     const struct pw_frame *frames, int nframes, const char *const *kframes,
+		     int nkframes)
+{
+	uint64_t h = pw_hash64(&pid, sizeof(pid), 0xcbf29ce484222325ULL);
+	int i;
+
+	h = pw_hash64(&proc_start, sizeof(proc_start), h);
+	h = pw_hash64(&kind, sizeof(kind), h);
+	if (wait)
+		h = pw_hash64(wait, strlen(wait), h);
+	for (i = 0; i < nframes; i++) {
+		/* Module-relative offsets: stable across ASLR and across scans. */
+		const char *mod = basename_of(frames[i].module);
+		uint64_t off = mod ? frames[i].offset : frames[i].addr;
+
+		if (mod)
+			h = pw_hash64(mod, strlen(mod), h);
+		h = pw_hash64(&off, sizeof(off), h);
+	}
+	/* Without user frames, the kernel stack tells waits apart. */
+	for (i = 0; !nframes && i < nkframes; i++)
+		h = pw_hash64(kframes[i], strlen(kframes[i]), h);
+	return h;
+}
+
+static int cmp_member(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->age > y->age ? -1 : x->age < y->age;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int fill_site(struct pw_site *s, struct member *m, size_t n)
+{
+	const struct thr *t = m[0].t;
+	uint64_t *words;
+	size_t i, nw = 0;
+	int li;
+
+	memset(s, 0, sizeof(*s));
+	s->id = m[0].key;
+	s->kind = PW_KIND_THREAD;
+	s->pid = m[0].p->pid;
+	s->ns_pid = m[0].ns_pid;
+	memcpy(s->comm, m[0].p->comm, sizeof(s->comm));
+	s->wait = m[0].wait;
+	s->count = n;
+	/* Members are sorted oldest first. */
+	s->oldest_age_s = m[0].age;
+	s->median_age_s = n % 2 ? m[n / 2].age : (m[n / 2 - 1].age + m[n / 2].age) / 2;
+	words = calloc(n, sizeof(*words));
+	if (!words)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (m[i].lower_bound)
+			s->age_is_lower_bound = true;
+		if (m[i].has_word)
+			words[nw++] = m[i].word;
+	}
+	qsort(words, nw, sizeof(*words), cmp_u64);
+	for (i = 0; i < nw; i++)
+		if (i == 0 || words[i] != words[i - 1])
+			s->futex_words++;
+	free(words);
+	if (t->nframes) {
+		s->frames = malloc(t->nframes * sizeof(*s->frames));
+		if (!s->frames)
+			return -ENOMEM;
+		memcpy(s->frames, t->frames, t->nframes * sizeof(*s->frames));
+		s->nframes = t->nframes;
+	}
+	if (t->nkframes) {
+		s->kframes = malloc(t->nkframes * sizeof(*s->kframes));
+		if (!s->kframes)
+			return -ENOMEM;
+		memcpy(s->kframes, t->kframes, t->nkframes * sizeof(*s->kframes));
+		s->nkframes = t->nkframes;
+	}
+	li = pw_site_label_index(s->frames, s->nframes);
+	if (li >= 0) {
+		char buf[512];
+
+		pw_site_label_format(&s->frames[li], buf, sizeof(buf));
+		s->label = pw_intern(buf);
+		s->label_file = s->frames[li].file;
+		s->label_line = s->frames[li].line;
+	}
+	return 0;
+}
+
+int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
+{
+	size_t i, j, nsites = 0;
+	int err = 0;
+
+	memset(snap, 0, sizeof(*snap));
+	for (i = 0; i < c->nm; i++) {
+		struct member *m = &c->m[i];
+
+		m->key = pw_site_key(m->p->pid, m->p->start_time, PW_KIND_THREAD, m->wait,
+				     m->t->frames, m->t->nframes, m->t->kframes, m->t->nkframes);
+	}
+	qsort(c->m, c->nm, sizeof(*c->m), cmp_member);
+	for (i = 0; i < c->nm; i++)
+		if (i == 0 || c->m[i].key != c->m[i - 1].key)
+			nsites++;
+	snap->sites = nsites ? calloc(nsites, sizeof(*snap->sites)) : NULL;
+	if (nsites && !snap->sites)
+		return -ENOMEM;
+	for (i = 0; i < c->nm && !err; i = j) {
+		for (j = i + 1; j < c->nm && c->m[j].key == c->m[i].key; j++)
+			;
+		err = fill_site(&snap->sites[snap->nsites++], &c->m[i], j - i);
+	}
+	snap->parked_threads = c->parked;
+	snap->drops = c->drops;
+	tbl_expire(&c->thrs, c->scan, false);
+	tbl_expire(&c->procs, c->scan, true);
+	return err;
+}
+
+const struct pw_drops *pw_collector__drops(const struct pw_collector *c)
+{
+	return &c->drops;
+}
+
+bool pw_collector__saw_pid(const struct pw_collector *c, int pid)
+{
+	const struct proc *p = tbl_get(&c->procs, pid);
+
+	return p && p->scan == c->scan;
+}
+
+void pw_collector__free(struct pw_collector *c)
+{
+	if (!c)
+		return;
+	c->scan++;
+	tbl_expire(&c->thrs, c->scan, false);
+	tbl_expire(&c->procs, c->scan, true);
+	free(c->m);
+	free(c);
+}
+
+void pw_snapshot__free(struct pw_snapshot *s)
+{
+	int i;
+
+	for (i = 0; i < s->nsites; i++) {
+		free(s->sites[i].frames);
+		free(s->sites[i].kframes);
+	}
+	free(s->sites);
+	s->sites = NULL;
+	s->nsites = 0;
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+#ifndef PW_VERSION
+#define PW_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+	"Usage: parkwatch [COMMAND] [OPTIONS]\n"
+	"\n"
+	"Find thread leaks on a live Linux host: which threads are parked, where, for how long.\n"
+	"\n"
+	"Commands:\n"
+	"  snapshot    one scan of every parked thread, grouped by wait site (default)\n"
+	"  help        this text; 'parkwatch COMMAND --help' for a command's options\n"
+	"  version     print the version\n"
+	"\n"
+	"Examples:\n"
+	"  sudo parkwatch                          # snapshot of the whole host\n"
+	"  sudo parkwatch snapshot -p 4242 --json  # one process, machine-readable\n"
+	"  sudo parkwatch snapshot --folded | flamegraph.pl > parked.svg\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || cmd[0] == '-')
+		return pw_cmd_snapshot(argc, argv);
+	if (!strcmp(cmd, "snapshot"))
+		return pw_cmd_snapshot(argc - 1, argv + 1);
+	if (!strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return PW_EXIT_OK;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("parkwatch %s\n", PW_VERSION);
+		return PW_EXIT_OK;
+	}
+	fprintf(stderr, "parkwatch: unknown command '%s' (see 'parkwatch help')\n", cmd);
+	return PW_EXIT_USAGE;
+}
