@@ -15,7 +15,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 # Debian packages the build, the tests and the oracles need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
-	libcmocka-dev libncurses-dev pkg-config gdb elfutils jq tmux make gcc
+	libcmocka-dev libncurses-dev libjansson-dev pkg-config gdb elfutils jq tmux python3 bc make gcc
 
 ifeq ($(V),1)
 Q =
@@ -28,7 +28,7 @@ endif
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-std=gnu11 -D_GNU_SOURCE -MMD -MP -Iinclude -Iuser -I$(OUTPUT)
-LDLIBS := -lbpf -ldw -lelf -lz -lncursesw -lm
+LDLIBS := -lbpf -ldw -lelf -lz -ljansson -lncursesw -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Wno-unused-function -Iinclude -I$(OUTPUT) -MMD -MP
 

@@ -56,6 +56,9 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 		{"pid", required_argument, NULL, 'p'},
 		{"comm", required_argument, NULL, 'c'},
 		{"min-age", required_argument, NULL, 'm'},
+		{"interval", required_argument, NULL, 'i'},
+		{"duration", required_argument, NULL, 'd'},
+		{"window", required_argument, NULL, 'w'},
 		{"json", no_argument, NULL, 'j'},
 		{"folded", no_argument, NULL, 'f'},
 		{"futex-events", no_argument, NULL, OPT_FUTEX_EVENTS},
@@ -72,9 +75,11 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 	memset(cli, 0, sizeof(*cli));
 	cli->min_age_s = 1.0;
 	cli->max_frames = 4;
+	cli->interval_s = 1.0;
+	cli->window_s = 300.0;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":p:c:m:jfvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":p:c:m:i:d:w:jfvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
 			err = add_pids(cli, optarg);
@@ -92,6 +97,25 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 				return PW_EXIT_USAGE;
 			}
 			break;
+		case 'i':
+		case 'd':
+		case 'w': {
+			const char *name = opt == 'i'	? "--interval"
+					   : opt == 'd' ? "--duration"
+							: "--window";
+			double *dst = opt == 'i'   ? &cli->interval_s
+				      : opt == 'd' ? &cli->duration_s
+						   : &cli->window_s;
+
+			if (pw_parse_duration(optarg, dst) || (opt != 'd' && *dst < 0.01)) {
+				pw_err("invalid %s '%s': expected a duration like 500ms, 2s, 5m",
+				       name, optarg);
+				return PW_EXIT_USAGE;
+			}
+			if (opt == 'i')
+				cli->interval_set = true;
+			break;
+		}
 		case 'j':
 			cli->json = true;
 			break;

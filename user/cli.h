@@ -21,7 +21,9 @@ struct pw_cli {
 	const char *comm;
 	double min_age_s;
 	double interval_s;
-	double duration_s;
+	double duration_s; /* 0: until stopped */
+	double window_s;
+	bool interval_set;
 	bool json;
 	bool folded;
 	bool futex_events;

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "diff.h"
+#include "watch.h"
 
 #ifndef PW_VERSION
 #define PW_VERSION "0.1.0"
@@ -15,13 +17,17 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  snapshot    one scan of every parked thread, grouped by wait site (default)\n"
+	"  watch       scan every interval: growth per site, leak suspects, summary at the end\n"
+	"  diff        what appeared, grew, shrank and vanished between two JSON snapshots\n"
 	"  help        this text; 'parkwatch COMMAND --help' for a command's options\n"
 	"  version     print the version\n"
 	"\n"
 	"Examples:\n"
 	"  sudo parkwatch                          # snapshot of the whole host\n"
 	"  sudo parkwatch snapshot -p 4242 --json  # one process, machine-readable\n"
-	"  sudo parkwatch snapshot --folded | flamegraph.pl > parked.svg\n";
+	"  sudo parkwatch snapshot --folded | flamegraph.pl > parked.svg\n"
+	"  sudo parkwatch watch -p 4242 -d 60s          # is it a staircase?\n"
+	"  parkwatch diff before.json after.json\n";
 
 int main(int argc, char **argv)
 {
@@ -31,7 +37,11 @@ int main(int argc, char **argv)
 		return pw_cmd_snapshot(argc, argv);
 	if (!strcmp(cmd, "snapshot"))
 		return pw_cmd_snapshot(argc - 1, argv + 1);
-	if (!strcmp(cmd, "help")) {
+	if (!strcmp(cmd, "watch"))
+		return pw_cmd_watch(argc - 1, argv + 1);
+	if (!strcmp(cmd, "diff"))
+		return pw_cmd_diff(argc - 1, argv + 1);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		fputs(usage, stdout);
 		return PW_EXIT_OK;
 	}

@@ -77,6 +77,11 @@ struct pw_site {
 	double growth_per_min;
 	const char *trend; /* "rising" | "flat" | "falling" */
 	bool leak_suspect;
+	/* The verdict's evidence, so users can judge (watch/top/export). */
+	double envelope_growth_per_min; /* slope of the count's lower envelope */
+	double rise_coverage;		/* fraction of the window the rise covers, 0..1 */
+	double trend_span_s;		/* time covered by the samples used */
+	int trend_samples;
 };
 
 struct pw_snapshot {
