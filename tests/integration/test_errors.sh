@@ -12,8 +12,8 @@ expect() {
 	"$@" >"$TMP/out" 2>"$TMP/err"
 	local rc=$?
 	check "'${*:2}' exits $code (got $rc)" test "$rc" = "$code"
-	check "'${*:2}' says one line matching /$re/" \
-		bash -c "test \$(wc -l <'$TMP/err') = 1 && grep -qE '$re' '$TMP/err'"
+	check "'${*:2}' says one line" test "$(wc -l <"$TMP/err")" = 1
+	check "'${*:2}' says /$re/" grep -qE "$re" "$TMP/err"
 }
 
 expect 1 '^parkwatch: no process with pid 999999$' -- "$PW" snapshot -p 999999
