@@ -77,3 +77,16 @@ finish() {
 	[ "$FAILED" -eq 0 ]
 	exit $?
 }
+
+# IDs of loaded BPF programs that are parkwatch's (by name).
+pw_prog_ids() {
+	bpftool prog show 2>/dev/null | sed -nE 's/^([0-9]+): .* name (pw_[a-z_]+) .*/\1/p' | sort
+}
+# Programs in the second list that were not in the first: what one parkwatch run loaded.
+new_ids() { comm -13 <(echo "$1") <(echo "$2"); }
+# None of the given program ids is still loaded.
+ids_gone() {
+	local now
+	now=$(pw_prog_ids)
+	[ -n "$1" ] && [ -z "$(comm -12 <(echo "$1") <(echo "$now"))" ]
+}

@@ -24,6 +24,7 @@
  *   --rate R         leaking requests per second (may be fractional; 0 = back to back, default)
  *   --duration S     exit(0) after S seconds, leaking or not (default: run until killed)
  *   --timeout-ms MS  the handler's receive timeout (default 1)
+ *   --phases K       leak --leaks N, then N more on each SIGUSR1, K batches in all (default 1)
  *   --fetch-ms MS    how long the fetch takes before the worker sends (default 20, must be
  *                    longer than the timeout)
  *
@@ -45,6 +46,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,7 +395,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: leaky [--leaks N] [--rate R] [--pool N] [--sleepers N] [--readers N]\n"
 		"             [--duration S] [--burst N] [--drain-after S] [--timeout-ms MS]\n"
-		"             [--fetch-ms MS]\n");
+		"             [--fetch-ms MS] [--phases K]\n");
 	exit(2);
 }
 
@@ -419,10 +421,12 @@ int main(int argc, char **argv)
 		{ "drain-after", required_argument, NULL, 'D' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "fetch-ms", required_argument, NULL, 'f' },
+		{ "phases", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	long leaks = 0, npool = 0, nsleepers = 0, nreaders = 0, i;
+	long leaks = 0, npool = 0, nsleepers = 0, nreaders = 0, i, phases = 1, phase, goal;
+	sigset_t usr1;
 	double rate = 0, duration = -1, start, deadline, t0;
 	struct chan **leaked = NULL;
 	pthread_t t;
@@ -460,15 +464,23 @@ int main(int argc, char **argv)
 		case 'f':
 			fetch_ms = parse_long(optarg, "fetch-ms");
 			break;
+		case 'P':
+			phases = parse_long(optarg, "phases");
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc || leaks < -1 || npool < 0 || nsleepers < 0 || nreaders < 0 ||
-	    burst_n < 0 || timeout_ms < 0 || fetch_ms <= timeout_ms || (leaks < 0 && rate <= 0))
+	    burst_n < 0 || timeout_ms < 0 || fetch_ms <= timeout_ms || (leaks < 0 && rate <= 0) ||
+	    phases < 1 || (phases > 1 && leaks <= 0))
 		usage();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Blocked in every thread (they inherit it), taken with sigwait() between phases. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	start = now_s();
 	pthread_attr_init(&thread_attr);
 	pthread_attr_setstacksize(&thread_attr, STACK_SIZE);
@@ -499,40 +511,49 @@ int main(int argc, char **argv)
 		start_thread_or_die(&t, burst_driver, NULL);
 
 	if (leaks > 0) {
-		leaked = calloc(leaks, sizeof(*leaked));
+		leaked = calloc(leaks * phases, sizeof(*leaked));
 		if (!leaked)
 			die("calloc", ENOMEM);
 	}
 	deadline = duration >= 0 ? start + duration : 1e300;
-	t0 = now_s();
-	for (i = 0; leaks < 0 || leaked_total < leaks; i++) {
-		struct chan *ch;
+	for (phase = 0; phase < phases; phase++) {
+		if (phase > 0) {
+			int sig;
 
-		if (rate > 0) {
-			double next = t0 + i / rate, now = now_s();
-			struct timespec ts;
-
-			if (next > deadline)
-				next = deadline;
-			ts = ms_ts((long)((next - now) * 1000));
-			if (next > now)
-				nanosleep(&ts, NULL);
+			/* --phases: the next batch of --leaks starts on SIGUSR1. */
+			sigwait(&usr1, &sig);
 		}
-		if (now_s() >= deadline)
-			goto out;
-		if (handle_request(&ch) == 0)
-			continue;	/* answered in time: nothing leaked, try again */
-		if (leaked)
-			leaked[leaked_total] = ch;
-		leaked_total++;
-		printf("LEAKED %ld\n", leaked_total);
-		fflush(stdout);
-	}
-	if (leaks > 0) {
-		for (i = 0; i < leaks; i++)
+		goal = leaks * (phase + 1);
+		t0 = now_s();
+		for (i = 0; leaks < 0 || leaked_total < goal; i++) {
+			struct chan *ch;
+
+			if (rate > 0) {
+				double next = t0 + i / rate, now = now_s();
+				struct timespec ts;
+
+				if (next > deadline)
+					next = deadline;
+				ts = ms_ts((long)((next - now) * 1000));
+				if (next > now)
+					nanosleep(&ts, NULL);
+			}
+			if (now_s() >= deadline)
+				goto out;
+			if (handle_request(&ch) == 0)
+				continue;	/* answered in time: nothing leaked, try again */
+			if (leaked)
+				leaked[leaked_total] = ch;
+			leaked_total++;
+			printf("LEAKED %ld\n", leaked_total);
+			fflush(stdout);
+		}
+		if (leaks <= 0)
+			break;
+		for (i = 0; i < goal; i++)
 			wait_parked(&leaked[i]->sender_tid, SYS_futex, &leaked[i]->cv,
 				    sizeof(leaked[i]->cv));
-		while (__atomic_load_n(&senders_blocked, __ATOMIC_SEQ_CST) != leaks) {
+		while (__atomic_load_n(&senders_blocked, __ATOMIC_SEQ_CST) != goal) {
 			if (now_s() >= deadline)
 				goto out;
 			sleep_ms(1);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Staircase or flat line: the seed's leak at 10 threads/s is flagged within 30 s with the right
+# growth; flat pools, sleepers, readers and a burst that drains are never flagged.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+require_bpf
+
+RATE=10
+start leaky "$TMP/l.log" --leaks -1 --rate $RATE --pool 8 --sleepers 4 --readers 3 || finish
+# Text mode alongside: one line per sample, a summary with the suspect's stack at the end.
+"$PW" watch -p "$WPID" -i 1s -d 30s >"$TMP/t.txt" 2>&1 &
+tp=$!
+"$PW" watch -p "$WPID" -i 1s -d 30s --json >"$TMP/w.json" 2>"$TMP/w.err"
+check "watch: exit 0" test $? = 0
+wait $tp
+n=$(wc -l <"$TMP/w.json")
+check "watch: one JSON line per sample ($n)" test "$n" -ge 28 -a "$n" -le 32
+check "watch: samples carry growth, trend and verdict" \
+	test "$(jq -s '[.[-1].sites[] | has("growth_per_min") and .trend != null] | all' "$TMP/w.json")" = true
+first=$(jq -s '[.[] | select(any(.sites[]; .leak_suspect and (.site // "" | startswith("fetch_worker"))))][0].elapsed_s // 999' "$TMP/w.json")
+check "watch: leak flagged within 30 s (at ${first}s)" awk "BEGIN {exit !($first <= 30)}"
+g=$(jq -s '[.[-1].sites[] | select(.site // "" | startswith("fetch_worker")) | .growth_per_min][0] // 0' "$TMP/w.json")
+check "watch: growth ${g}/min within 15% of $((RATE * 60))/min" \
+	awk "BEGIN {exit !($g >= $RATE * 60 * 0.85 && $g <= $RATE * 60 * 1.15)}"
+fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_worker|sleeper|reader|main)")))] | length' "$TMP/w.json")
+check "watch: flat sites never flagged ($fp false suspects)" test "$fp" = 0
+
+check "watch text: summary names the leak suspect" grep -q "LEAK SUSPECT fetch_worker" "$TMP/t.txt"
+check "watch text: summary shows the suspect's stack" grep -q "at start_thread" "$TMP/t.txt"
+check "watch text: drops line" grep -q "^drops:" "$TMP/t.txt"
+kill -9 "$WPID"
+
+# A burst that rises and drains back is not a leak.
+start leaky "$TMP/b.log" --burst 200 --drain-after 8 --pool 2 || finish
+"$PW" watch -p "$WPID" -i 1s -d 25s --json -m 0 >"$TMP/b.json" 2>/dev/null
+grep -q BURST_DRAINED "$TMP/b.log"
+check "burst: the workload drained" test $? = 0
+check "burst: it was seen (max count >= 190)" \
+	test "$(jq -s '[.[].sites[] | select(.site // "" | startswith("burst_worker")) | .count] | max // 0' "$TMP/b.json")" -ge 190
+fp=$(jq -s '[.[].sites[] | select(.leak_suspect)] | length' "$TMP/b.json")
+check "burst: never flagged ($fp suspects)" test "$fp" = 0
+kill -9 "$WPID"
+
+# SIGINT ends watch cleanly with its summary.
+start leaky "$TMP/s.log" --pool 2 || finish
+before=$(pw_prog_ids)
+"$PW" watch -p "$WPID" -i 1s >"$TMP/s.txt" 2>&1 &
+wp=$!
+sleep 3
+mine=$(new_ids "$before" "$(pw_prog_ids)")
+kill -INT $wp
+wait $wp
+check "SIGINT: exit 0" test $? = 0
+check "SIGINT: summary printed" grep -q "== parkwatch watch" "$TMP/s.txt"
+check "SIGINT: its BPF programs are gone" ids_gone "$mine"
+finish

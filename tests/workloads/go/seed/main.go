@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+
+// The seed's goroutine leak (shared/seed/000_92d4b5d7a345c85f.txt), driven at
+// a known rate, beside flat pools of idle goroutines parked in known ways, so
+// parkwatch's goroutine reader can be checked against net/http/pprof.
+//
+//	goseed -leaks 200 -rate 50 -receivers 10 -sleepers 5 -mutex 3 -pprof 127.0.0.1:0
+//
+// prints "PPROF http://127.0.0.1:PORT" (with -pprof), "READY pid=PID" once
+// the pools are parked, then "LEAKED_DONE N" once N requests have timed out
+// and every leaked goroutine sits on its channel send. It then waits for a
+// signal.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type Result struct {
+	Body []byte
+}
+
+var (
+	fetchTime time.Duration
+	fetched   int64
+)
+
+// fetch is slower than the request timeout, so every request times out.
+func fetch() Result {
+	time.Sleep(fetchTime)
+	atomic.AddInt64(&fetched, 1)
+	return Result{Body: make([]byte, 1024)}
+}
+
+// handle is the seed's handler, verbatim.
+func handle(ctx context.Context) (Result, error) {
+	ch := make(chan Result) // unbuffered
+	go func() {
+		ch <- fetch() // blocks until someone receives
+	}()
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err() // timeout: we leave
+	}
+}
+
+func receiver(ch chan int, wg *sync.WaitGroup) {
+	wg.Done()
+	<-ch
+}
+
+func sleeper(wg *sync.WaitGroup) {
+	wg.Done()
+	time.Sleep(time.Hour)
+}
+
+func mutexWaiter(mu *sync.Mutex, wg *sync.WaitGroup) {
+	wg.Done()
+	mu.Lock()
+	mu.Unlock()
+}
+
+func die(format string, a ...interface{}) {
+	fmt.Fprintf(os.Stderr, "goseed: "+format+"\n", a...)
+	os.Exit(2)
+}
+
+func main() {
+	rate := flag.Float64("rate", 50, "timed-out requests per second")
+	leaks := flag.Int("leaks", 0, "requests to send, then stop (0: none)")
+	timeout := flag.Duration("timeout", 10*time.Millisecond, "request timeout")
+	receivers := flag.Int("receivers", 0, "goroutines blocked on a channel receive")
+	sleepers := flag.Int("sleepers", 0, "goroutines in time.Sleep(1h)")
+	mutex := flag.Int("mutex", 0, "goroutines blocked on a held sync.Mutex")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (host:port)")
+	flag.Parse()
+	if *rate <= 0 || *leaks < 0 || *timeout <= 0 || *receivers < 0 || *sleepers < 0 || *mutex < 0 {
+		die("bad arguments")
+	}
+	fetchTime = 2 * *timeout
+
+	// Ready means parked, not just started: each pool member checks in just
+	// before it blocks, and the pause below lets the last ones get there.
+	var wg sync.WaitGroup
+	never := make(chan int)
+	for i := 0; i < *receivers; i++ {
+		wg.Add(1)
+		go receiver(never, &wg)
+	}
+	for i := 0; i < *sleepers; i++ {
+		wg.Add(1)
+		go sleeper(&wg)
+	}
+	var mu sync.Mutex
+	mu.Lock()
+	for i := 0; i < *mutex; i++ {
+		wg.Add(1)
+		go mutexWaiter(&mu, &wg)
+	}
+	wg.Wait()
+
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			die("listen %s: %v", *pprofAddr, err)
+		}
+		fmt.Printf("PPROF http://%s\n", ln.Addr())
+		go func() {
+			die("pprof server: %v", http.Serve(ln, nil))
+		}()
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	fmt.Printf("READY pid=%d\n", os.Getpid())
+
+	if *leaks > 0 {
+		var timedOut int64
+		var reqs sync.WaitGroup
+		tick := time.NewTicker(time.Duration(float64(time.Second) / *rate))
+		for i := 0; i < *leaks; i++ {
+			<-tick.C
+			reqs.Add(1)
+			go func() {
+				defer reqs.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+				defer cancel()
+				if _, err := handle(ctx); err != nil {
+					atomic.AddInt64(&timedOut, 1)
+				}
+			}()
+		}
+		tick.Stop()
+		reqs.Wait()
+		// Done means every leaked goroutine finished fetch and is parked on its send.
+		for atomic.LoadInt64(&fetched) < int64(*leaks) {
+			time.Sleep(fetchTime)
+		}
+		time.Sleep(100 * time.Millisecond)
+		fmt.Printf("LEAKED_DONE %d\n", timedOut)
+	}
+	<-sigs
+	// Keep the mutex waiters' mutex reachable and held until the end.
+	mu.Unlock()
+}
