@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "diff.h"
+#include "top.h"
 #include "watch.h"
 
 #ifndef PW_VERSION
@@ -16,14 +17,16 @@ static const char usage[] =
 	"Find thread leaks on a live Linux host: which threads are parked, where, for how long.\n"
 	"\n"
 	"Commands:\n"
-	"  snapshot    one scan of every parked thread, grouped by wait site (default)\n"
+	"  top         live view: sites, sparklines, growth, suspects first (default on a tty)\n"
+	"  snapshot    one scan of every parked thread, grouped by wait site (default when piped)\n"
 	"  watch       scan every interval: growth per site, leak suspects, summary at the end\n"
 	"  diff        what appeared, grew, shrank and vanished between two JSON snapshots\n"
 	"  help        this text; 'parkwatch COMMAND --help' for a command's options\n"
 	"  version     print the version\n"
 	"\n"
 	"Examples:\n"
-	"  sudo parkwatch                          # snapshot of the whole host\n"
+	"  sudo parkwatch                          # live view of the whole host\n"
+	"  sudo parkwatch | less                   # snapshot of the whole host\n"
 	"  sudo parkwatch snapshot -p 4242 --json  # one process, machine-readable\n"
 	"  sudo parkwatch snapshot --folded | flamegraph.pl > parked.svg\n"
 	"  sudo parkwatch watch -p 4242 -d 60s          # is it a staircase?\n"
@@ -33,8 +36,11 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	/* Like top(1): a live view on a terminal, a snapshot when piped. */
 	if (!cmd || cmd[0] == '-')
-		return pw_cmd_snapshot(argc, argv);
+		return isatty(STDOUT_FILENO) ? pw_cmd_top(argc, argv) : pw_cmd_snapshot(argc, argv);
+	if (!strcmp(cmd, "top"))
+		return pw_cmd_top(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot"))
 		return pw_cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "watch"))
