@@ -15,7 +15,8 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 # Debian packages the build, the tests and the oracles need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
-	libcmocka-dev libncurses-dev libjansson-dev pkg-config gdb elfutils jq tmux python3 bc make gcc
+	libcmocka-dev libncurses-dev libjansson-dev pkg-config gdb elfutils jq tmux python3 bc make gcc \
+	prometheus prometheus-node-exporter curl
 
 ifeq ($(V),1)
 Q =
@@ -25,9 +26,10 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+VERSION := 0.1.0
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
-	-std=gnu11 -D_GNU_SOURCE -MMD -MP -Iinclude -Iuser -I$(OUTPUT)
+	-std=gnu11 -D_GNU_SOURCE -DPW_VERSION='"$(VERSION)"' -MMD -MP -Iinclude -Iuser -I$(OUTPUT)
 LDLIBS := -lbpf -ldw -lelf -lz -ljansson -lncursesw -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
 	-Wno-unused-function -Iinclude -I$(OUTPUT) -MMD -MP
@@ -123,8 +125,17 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 
+SYSTEMD_UNITDIR ?= /lib/systemd/system
 install: all
 	install -D -m 0755 $(OUTPUT)/parkwatch $(DESTDIR)$(PREFIX)/sbin/parkwatch
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(PREFIX)/share/parkwatch \
+		$(DESTDIR)$(PREFIX)/share/doc/parkwatch
+	sed 's|/usr/local/sbin/parkwatch|$(PREFIX)/sbin/parkwatch|; s|/usr/local/share/doc|$(PREFIX)/share/doc|' \
+		dist/parkwatch.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/parkwatch.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/parkwatch.service
+	install -m 0644 dist/parkwatch-rules.yml dist/parkwatch-rules.test.yml \
+		$(DESTDIR)$(PREFIX)/share/parkwatch/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/parkwatch/README.md
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/workloads/*.c

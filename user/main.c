@@ -4,12 +4,10 @@
 #include <unistd.h>
 #include "cli.h"
 #include "diff.h"
+#include "export.h"
 #include "top.h"
 #include "watch.h"
 
-#ifndef PW_VERSION
-#define PW_VERSION "0.1.0"
-#endif
 
 static const char usage[] =
 	"Usage: parkwatch [COMMAND] [OPTIONS]\n"
@@ -20,6 +18,7 @@ static const char usage[] =
 	"  top         live view: sites, sparklines, growth, suspects first (default on a tty)\n"
 	"  snapshot    one scan of every parked thread, grouped by wait site (default when piped)\n"
 	"  watch       scan every interval: growth per site, leak suspects, summary at the end\n"
+	"  export      write parkwatch.prom for node_exporter's textfile collector, every interval\n"
 	"  diff        what appeared, grew, shrank and vanished between two JSON snapshots\n"
 	"  help        this text; 'parkwatch COMMAND --help' for a command's options\n"
 	"  version     print the version\n"
@@ -30,6 +29,7 @@ static const char usage[] =
 	"  sudo parkwatch snapshot -p 4242 --json  # one process, machine-readable\n"
 	"  sudo parkwatch snapshot --folded | flamegraph.pl > parked.svg\n"
 	"  sudo parkwatch watch -p 4242 -d 60s          # is it a staircase?\n"
+	"  sudo parkwatch export --textfile-dir /var/lib/prometheus/node-exporter\n"
 	"  parkwatch diff before.json after.json\n";
 
 int main(int argc, char **argv)
@@ -45,6 +45,8 @@ int main(int argc, char **argv)
 		return pw_cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(cmd, "watch"))
 		return pw_cmd_watch(argc - 1, argv + 1);
+	if (!strcmp(cmd, "export"))
+		return pw_cmd_export(argc - 1, argv + 1);
 	if (!strcmp(cmd, "diff"))
 		return pw_cmd_diff(argc - 1, argv + 1);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
