@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/user.h>
@@ -268,7 +269,8 @@ static void check_full_frames(const struct pw_frame *fr, int n, const char *modu
 	}
 }
 
-static void unwind_variant(const char *variant)
+/* Unwinds the recording of variant, with binary bin_variant mapped in its place. */
+static void unwind_variant(const char *variant, const char *bin_variant)
 {
 	char bin[PATH_MAX];
 	struct pw_frame fr[MAXF];
@@ -279,7 +281,7 @@ static void unwind_variant(const char *variant)
 
 	if (!libc_is_recorded_one())
 		skip();
-	snprintf(bin, sizeof(bin), FIX "/%s", variant);
+	snprintf(bin, sizeof(bin), FIX "/%s", bin_variant);
 	load_rec(variant, bin, &r);
 	ps = pw_proc_syms__new_from_maps(r.maps, "");
 	assert_non_null(ps);
@@ -296,19 +298,25 @@ static void unwind_variant(const char *variant)
 
 static void test_unwind_gcc(void **state)
 {
-	unwind_variant("park_fixture");
+	unwind_variant("park_fixture", "park_fixture");
 }
 
 /* No .debug_aranges: lines come from the CU range index. */
 static void test_unwind_clang(void **state)
 {
-	unwind_variant("park_fixture-clang");
+	unwind_variant("park_fixture-clang", "park_fixture-clang");
 }
 
 /* No CFI for the program's own functions: the rbp chain carries the walk. */
 static void test_unwind_nocfi(void **state)
 {
-	unwind_variant("park_fixture-nocfi");
+	unwind_variant("park_fixture-nocfi", "park_fixture-nocfi");
+}
+
+/* No .symtab but DWARF: names come from the DWARF subprograms, not .dynsym. */
+static void test_unwind_nosymtab(void **state)
+{
+	unwind_variant("park_fixture", "park_fixture-nosymtab");
 }
 
 /* strip --strip-all keeps .eh_frame and .dynsym: same pcs, dynamic names only. */
@@ -633,6 +641,23 @@ static void test_invalid_args(void **state)
 	assert_int_equal(errno, ESRCH);
 }
 
+/* The live fixture, killed by the teardown even when an assertion failed. */
+static pid_t live_child;
+static char live_tmp[64];
+
+static int kill_live_child(void **state)
+{
+	if (live_child > 0) {
+		kill(live_child, SIGKILL);
+		waitpid(live_child, NULL, 0);
+	}
+	live_child = 0;
+	if (live_tmp[0])
+		unlink(live_tmp);
+	live_tmp[0] = '\0';
+	return 0;
+}
+
 /* Live: run the fixture, wait until it parks. */
 static pid_t spawn_parked(const char *bin)
 {
@@ -645,6 +670,7 @@ static pid_t spawn_parked(const char *bin)
 	if (!pid) {
 		devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 1);
+		dup2(devnull, 2);
 		execl(bin, bin, (char *)NULL);
 		_exit(127);
 	}
@@ -654,8 +680,10 @@ static pid_t spawn_parked(const char *bin)
 		n = fd >= 0 ? read(fd, sc, sizeof(sc) - 1) : -1;
 		if (fd >= 0)
 			close(fd);
-		if (n > 4 && !strncmp(sc, "202 ", 4))
+		if (n > 4 && !strncmp(sc, "202 ", 4)) {
+			live_child = pid;
 			return pid;
+		}
 		usleep(10000);
 	}
 	kill(pid, SIGKILL);
@@ -715,13 +743,22 @@ static void live_check(const char *bin, bool delete_bin)
 	struct pw_maps *maps;
 	uint64_t pcs[MAXF];
 	struct pw_regs r;
-	int npcs, n, k;
+	size_t len, olen;
+	int npcs, n, k, fd;
+	char *other;
 	pid_t pid;
-	size_t len;
 
 	pid = spawn_parked(bin);
-	if (delete_bin)
+	if (delete_bin) {
+		/* An upgrade: the path now holds another binary. */
 		assert_int_equal(unlink(bin), 0);
+		other = slurp(FIX "/park_fixture-clang", &olen);
+		fd = open(bin, O_WRONLY | O_CREAT | O_EXCL, 0755);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, other, olen), (ssize_t)olen);
+		close(fd);
+		free(other);
+	}
 	assert_int_equal(pw_maps__read(pid, &maps), 0);
 	grab(pid, &r, stack, &len, maps);
 	ps = pw_proc_syms__new(pid);
@@ -744,6 +781,7 @@ static void live_check(const char *bin, bool delete_bin)
 
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	live_child = 0;
 	errno = 0;
 	assert_null(pw_proc_syms__new(pid));
 	assert_int_equal(errno, ESRCH);
@@ -754,10 +792,9 @@ static void test_live(void **state)
 	live_check(FIX "/park_fixture", false);
 }
 
-/* Deleted (upgraded) binary: only /proc/PID/map_files still has it. */
+/* Replaced (upgraded) binary: only /proc/PID/map_files still has the mapped one. */
 static void test_live_deleted(void **state)
 {
-	char tmp[] = "/tmp/pw-deleted-XXXXXX";
 	size_t len;
 	char *bin;
 	int fd;
@@ -765,13 +802,115 @@ static void test_live_deleted(void **state)
 	if (geteuid() != 0)
 		skip(); /* map_files needs CAP_SYS_ADMIN */
 	bin = slurp(FIX "/park_fixture", &len);
-	fd = mkstemp(tmp);
+	strcpy(live_tmp, "/tmp/pw-deleted-XXXXXX");
+	fd = mkstemp(live_tmp);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, bin, len), (ssize_t)len);
 	assert_int_equal(fchmod(fd, 0755), 0);
 	close(fd);
 	free(bin);
-	live_check(tmp, true);
+	live_check(live_tmp, true);
+}
+
+/* st_value of a .symtab symbol. */
+static uint64_t sym_value(const char *path, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	uint64_t v = 0;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	Elf_Data *d;
+	size_t i;
+	Elf *elf;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	while ((scn = elf_nextscn(elf, scn)) && !v) {
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (i = 0; d && i < sh.sh_size / sh.sh_entsize; i++)
+			if (gelf_getsym(d, i, &sym) &&
+			    !strcmp(elf_strptr(elf, sh.sh_link, sym.st_name) ?: "", name))
+				v = sym.st_value;
+	}
+	elf_end(elf);
+	close(fd);
+	assert_true(v != 0);
+	return v;
+}
+
+/* Code mapped after pw_proc_syms__new() (dlopen): found by re-reading the maps. */
+static void test_refresh_new_mapping(void **state)
+{
+	uint64_t inner = sym_value(FIX "/park_fixture", "inner_fn");
+	struct pw_proc_syms *ps = pw_proc_syms__new(getpid());
+	struct pw_frame fr[4];
+	struct stat st;
+	uint64_t pc;
+	void *p;
+	int fd;
+
+	assert_non_null(ps);
+	fd = open(FIX "/park_fixture", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	p = mmap(NULL, st.st_size, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	assert_true(p != MAP_FAILED);
+	/* This fixture's text has file offset == ELF address. */
+	pc = (uint64_t)(uintptr_t)p + inner + 4;
+	assert_int_equal(pw_proc_syms__symbolize(ps, pc, false, fr, 4), 1);
+	assert_string_equal(fr[0].func, "inner_fn");
+	assert_true(fr[0].func_off == 4);
+	assert_true(fr[0].offset == inner + 4);
+	assert_string_equal(fr[0].module, FIX "/park_fixture");
+	assert_int_equal(pw_proc_syms__nbad_modules(ps), 0);
+	pw_proc_syms__free(ps);
+	munmap(p, st.st_size);
+	close(fd);
+}
+
+/*
+ * No CFI: libdw walks rbp, trusting whatever it points at. Return addresses
+ * outside code must end the walk instead of becoming frames.
+ */
+static void test_fp_walk_validated(void **state)
+{
+	uint64_t inner = sym_value(FIX "/park_fixture-nocfi", "inner_fn");
+	uint64_t main_fn = sym_value(FIX "/park_fixture-nocfi", "main");
+	struct pw_proc_syms *ps;
+	uint64_t stack[8] = {}, pcs[8], base, bias, rets[3];
+	struct pw_regs regs = {};
+	struct rec r;
+	int npcs, i;
+
+	load_rec("park_fixture-nocfi", FIX "/park_fixture-nocfi", &r);
+	ps = pw_proc_syms__new_from_maps(r.maps, "");
+	assert_non_null(ps);
+	bias = r.maps->maps[0].start; /* the binary's first mapping, file offset 0 */
+	base = r.regs.sp;
+	rets[0] = 0xdead0000;	      /* in no mapping */
+	rets[1] = base;		      /* mapped, not code */
+	rets[2] = bias + main_fn + 9; /* code */
+	for (i = 0; i < 3; i++) {
+		regs.ip = bias + inner + 16;
+		regs.sp = base;
+		regs.bp = base + 16;
+		stack[2] = base + 48; /* saved rbp: the outermost frame */
+		stack[3] = rets[i];
+		assert_int_equal(pw_proc_syms__unwind(ps, 1, &regs, stack, sizeof(stack), base, pcs,
+						      8, &npcs),
+				 0);
+		assert_int_equal(npcs, i < 2 ? 1 : 2);
+		assert_true(pcs[0] == regs.ip);
+	}
+	assert_true(pcs[1] == rets[2]);
+	pw_proc_syms__free(ps);
+	free_rec(&r);
 }
 
 int main(void)
@@ -780,15 +919,18 @@ int main(void)
 		cmocka_unit_test(test_unwind_gcc),
 		cmocka_unit_test(test_unwind_clang),
 		cmocka_unit_test(test_unwind_nocfi),
+		cmocka_unit_test(test_unwind_nosymtab),
 		cmocka_unit_test(test_unwind_stripped),
+		cmocka_unit_test(test_fp_walk_validated),
 		cmocka_unit_test(test_container_root),
 		cmocka_unit_test(test_short_copy),
 		cmocka_unit_test(test_unmapped),
 		cmocka_unit_test(test_corrupt_elf),
 		cmocka_unit_test(test_symbolize_cache_and_room),
 		cmocka_unit_test(test_invalid_args),
-		cmocka_unit_test(test_live),
-		cmocka_unit_test(test_live_deleted),
+		cmocka_unit_test(test_refresh_new_mapping),
+		cmocka_unit_test_teardown(test_live, kill_live_child),
+		cmocka_unit_test_teardown(test_live_deleted, kill_live_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
