@@ -33,6 +33,7 @@ struct proc {
 	unsigned scan;
 	bool filtered_out;
 	bool syms_failed;
+	int nbad_seen; /* unreadable modules already counted and reported */
 	struct pw_proc_syms *syms;
 	char comm[16];
 };
@@ -460,6 +461,29 @@ static int fill_site(struct pw_site *s, struct member *m, size_t n)
 	return 0;
 }
 
+/* A binary we could not read is a drop, and worth one line: its frames are bare addresses. */
+static void count_bad_modules(struct pw_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->procs.cap; i++) {
+		struct proc *p = c->procs.slot[i];
+		int nbad;
+
+		if (!p || !p->syms || p->scan != c->scan)
+			continue;
+		nbad = pw_proc_syms__nbad_modules(p->syms);
+		if (nbad <= p->nbad_seen)
+			continue;
+		c->drops.n[PW_DROP_MODULE] += nbad - p->nbad_seen;
+		if (!c->opts.quiet)
+			pw_err("pid %u (%s): %d mapped binar%s could not be read (corrupt or "
+			       "truncated ELF); their frames show module+offset",
+			       p->pid, p->comm, nbad, nbad == 1 ? "y" : "ies");
+		p->nbad_seen = nbad;
+	}
+}
+
 int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 {
 	size_t i, j, nsites = 0;
@@ -484,6 +508,7 @@ int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 			;
 		err = fill_site(&snap->sites[snap->nsites++], &c->m[i], j - i);
 	}
+	count_bad_modules(c);
 	snap->parked_threads = c->parked;
 	snap->drops = c->drops;
 	tbl_expire(&c->thrs, c->scan, false);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
@@ -7,7 +8,6 @@
 #include "export.h"
 #include "top.h"
 #include "watch.h"
-
 
 static const char usage[] =
 	"Usage: parkwatch [COMMAND] [OPTIONS]\n"
@@ -18,7 +18,8 @@ static const char usage[] =
 	"  top         live view: sites, sparklines, growth, suspects first (default on a tty)\n"
 	"  snapshot    one scan of every parked thread, grouped by wait site (default when piped)\n"
 	"  watch       scan every interval: growth per site, leak suspects, summary at the end\n"
-	"  export      write parkwatch.prom for node_exporter's textfile collector, every interval\n"
+	"  export      write parkwatch.prom for node_exporter's textfile collector, every "
+	"interval\n"
 	"  diff        what appeared, grew, shrank and vanished between two JSON snapshots\n"
 	"  help        this text; 'parkwatch COMMAND --help' for a command's options\n"
 	"  version     print the version\n"
@@ -36,6 +37,9 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	/* A tool on a production host must not fetch debug info over the network behind our back.
+	 */
+	unsetenv("DEBUGINFOD_URLS");
 	/* Like top(1): a live view on a terminal, a snapshot when piped. */
 	if (!cmd || cmd[0] == '-')
 		return isatty(STDOUT_FILENO) ? pw_cmd_top(argc, argv) : pw_cmd_snapshot(argc, argv);
