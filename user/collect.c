@@ -13,6 +13,7 @@
 #define SYS_futex 202
 #define SYS_futex_waitv 449
 #define SYS_futex_wait 455
+#define FUTEX_WAIT_BITSET 9
 
 /* A thread's resolved park: valid while (tid, start_time, seq) is unchanged. */
 struct thr {
@@ -46,8 +47,10 @@ struct member {
 	double age;
 	const char *wait;
 	uint32_t ns_pid;
+	uint32_t op;
 	bool lower_bound;
 	bool has_word;
+	bool timed;
 };
 
 /* Open-addressing table of pointers keyed by a 32-bit id, rebuilt on expiry. */
@@ -343,11 +346,26 @@ int pw_collector__add(const struct pw_task_rec *rec, const void *stack, void *ct
 	m->ns_pid = rec->ns_tgid;
 	nr = (rec->flags & PW_F_IN_SYSCALL) ? (long)rec->regs.orig_ax : -1;
 	m->wait = pw_wait_kind(nr);
+	/*
+	 * The saved syscall arguments name the word, the op and whether there is
+	 * a timeout, for threads parked before we attached too; the futex events,
+	 * when on, saw the word itself (for futex_waitv, the first waiter's).
+	 */
+	if (nr == SYS_futex) {
+		m->op = rec->regs.si;
+		m->timed = rec->regs.r10 != 0;
+	} else if (nr == SYS_futex_wait) {
+		m->op = FUTEX_WAIT_BITSET;
+		m->timed = rec->regs.r8 != 0;
+	} else if (nr == SYS_futex_waitv) {
+		m->op = FUTEX_WAIT_BITSET;
+		m->timed = rec->regs.r10 != 0;
+	}
 	if (rec->flags & PW_F_FUTEX_EVENT) {
 		m->word = rec->futex_uaddr;
+		m->op = rec->futex_op;
 		m->has_word = true;
 	} else if (nr == SYS_futex || nr == SYS_futex_wait || nr == SYS_futex_waitv) {
-		/* The saved syscall arguments name the word, for pre-parked threads too. */
 		m->word = rec->regs.di;
 		m->has_word = true;
 	}
@@ -424,7 +442,14 @@ static int fill_site(struct pw_site *s, struct member *m, size_t n)
 	words = calloc(n, sizeof(*words));
 	if (!words)
 		return -ENOMEM;
+	if (m[0].has_word) {
+		char op[96];
+
+		pw_futex_op_format(m[0].op, op, sizeof(op));
+		s->futex_op = pw_intern(op);
+	}
 	for (i = 0; i < n; i++) {
+		s->timed_waits += m[i].timed;
 		if (m[i].lower_bound)
 			s->age_is_lower_bound = true;
 		if (m[i].has_word)

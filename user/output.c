@@ -252,7 +252,9 @@ static void json_site(FILE *f, const struct pw_site *s)
 			fputc(',', f);
 		json_str(f, s->kframes[i]);
 	}
-	fprintf(f, "],\"count\":%d,\"futex_words\":%d,\"oldest_age_s\":", s->count, s->futex_words);
+	fprintf(f, "],\"count\":%d,\"futex_words\":%d,\"futex_op\":", s->count, s->futex_words);
+	json_str(f, s->futex_op);
+	fprintf(f, ",\"timed_waits\":%d,\"oldest_age_s\":", s->timed_waits);
 	json_num(f, s->oldest_age_s);
 	fputs(",\"median_age_s\":", f);
 	json_num(f, s->median_age_s);

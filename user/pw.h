@@ -68,7 +68,9 @@ struct pw_site {
 	const char **kframes; /* kernel symbol names, innermost first */
 	int nkframes;
 	int count;
-	int futex_words; /* distinct futex addresses, 0 when not a futex wait */
+	int futex_words;      /* distinct futex addresses, 0 when not a futex wait */
+	const char *futex_op; /* e.g. "FUTEX_WAIT_BITSET|PRIVATE", NULL when not a futex wait */
+	int timed_waits;      /* members whose wait has a timeout (from the saved arguments) */
 	double oldest_age_s;
 	double median_age_s;
 	bool age_is_lower_bound; /* the oldest age is a lower bound */

@@ -36,7 +36,8 @@ var (
 	fetched   int64
 )
 
-// fetch is slower than the request timeout, so every request times out.
+// fetch is much slower than the request timeout, so every request times out
+// even when timers fire late on a loaded host.
 func fetch() Result {
 	time.Sleep(fetchTime)
 	atomic.AddInt64(&fetched, 1)
@@ -86,11 +87,13 @@ func main() {
 	sleepers := flag.Int("sleepers", 0, "goroutines in time.Sleep(1h)")
 	mutex := flag.Int("mutex", 0, "goroutines blocked on a held sync.Mutex")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (host:port)")
+	churn := flag.Int("churn", 0, "goroutines that keep starting short-lived goroutines")
 	flag.Parse()
-	if *rate <= 0 || *leaks < 0 || *timeout <= 0 || *receivers < 0 || *sleepers < 0 || *mutex < 0 {
+	if *rate <= 0 || *leaks < 0 || *timeout <= 0 || *receivers < 0 || *sleepers < 0 || *mutex < 0 ||
+		*churn < 0 {
 		die("bad arguments")
 	}
-	fetchTime = 2 * *timeout
+	fetchTime = 5**timeout + 100*time.Millisecond
 
 	// Ready means parked, not just started: each pool member checks in just
 	// before it blocks, and the pause below lets the last ones get there.
@@ -120,6 +123,20 @@ func main() {
 		fmt.Printf("PPROF http://%s\n", ln.Addr())
 		go func() {
 			die("pprof server: %v", http.Serve(ln, nil))
+		}()
+	}
+	// Churn: goroutines are born, park for a moment and die all the time, so
+	// a reader of the goroutine list races with the runtime.
+	for i := 0; i < *churn; i++ {
+		go func() {
+			for {
+				done := make(chan struct{})
+				for j := 0; j < 64; j++ {
+					go func() { <-done }()
+				}
+				time.Sleep(time.Millisecond)
+				close(done)
+			}
 		}()
 	}
 	sigs := make(chan os.Signal, 1)
