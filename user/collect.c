@@ -5,6 +5,7 @@
 #include <string.h>
 #include "collect.h"
 #include "ksyms.h"
+#include "tracer.h"
 #include "sitelabel.h"
 #include "unwind.h"
 #include "util.h"
@@ -421,7 +422,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int fill_site(struct pw_site *s, struct member *m, size_t n)
+static int fill_site(const struct pw_collector *c, struct pw_site *s, struct member *m, size_t n)
 {
 	const struct thr *t = m[0].t;
 	uint64_t *words;
@@ -456,9 +457,19 @@ static int fill_site(struct pw_site *s, struct member *m, size_t n)
 			words[nw++] = m[i].word;
 	}
 	qsort(words, nw, sizeof(*words), cmp_u64);
-	for (i = 0; i < nw; i++)
-		if (i == 0 || words[i] != words[i - 1])
-			s->futex_words++;
+	s->has_futex_counts = c->opts.futex_counts != NULL;
+	for (i = 0; i < nw; i++) {
+		struct pw_futex_val v;
+
+		if (i > 0 && words[i] == words[i - 1])
+			continue;
+		s->futex_words++;
+		if (c->opts.futex_counts &&
+		    pw_tracer__futex_word(c->opts.futex_counts, s->pid, words[i], &v) == 0) {
+			s->futex_waits += v.waits;
+			s->futex_wakes += v.wakes;
+		}
+	}
 	free(words);
 	if (t->nframes) {
 		s->frames = malloc(t->nframes * sizeof(*s->frames));
@@ -531,7 +542,7 @@ int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 	for (i = 0; i < c->nm && !err; i = j) {
 		for (j = i + 1; j < c->nm && c->m[j].key == c->m[i].key; j++)
 			;
-		err = fill_site(&snap->sites[snap->nsites++], &c->m[i], j - i);
+		err = fill_site(c, &snap->sites[snap->nsites++], &c->m[i], j - i);
 	}
 	count_bad_modules(c);
 	snap->parked_threads = c->parked;

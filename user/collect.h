@@ -12,12 +12,15 @@
 
 struct pw_collector;
 struct pw_ksyms;
+struct pw_tracer;
 
 struct pw_collect_opts {
 	double min_age_s;	/* threads parked less than this are counted, not sited */
 	const char *comm;	/* only processes with this comm; NULL: all */
 	struct pw_ksyms *ksyms; /* kernel symbols (borrowed), NULL: addresses only */
-	bool quiet;		/* no warnings on stderr (top: they would tear the screen) */
+	/* With --futex-events: per-word wait/wake counts come from here (borrowed), else NULL. */
+	struct pw_tracer *futex_counts;
+	bool quiet; /* no warnings on stderr (top: they would tear the screen) */
 };
 
 int pw_collector__new(const struct pw_collect_opts *opts, struct pw_collector **out);

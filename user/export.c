@@ -475,6 +475,7 @@ int pw_cmd_export(int argc, char **argv)
 	copts.min_age_s = ex.cli.min_age_s;
 	copts.comm = ex.cli.comm;
 	copts.ksyms = ksyms;
+	copts.futex_counts = ex.cli.futex_events ? ex.tracer : NULL;
 	err = pw_collector__new(&copts, &ex.coll);
 	if (!err && !ex.xo.once)
 		err = pw_tracker__new(ex.cli.window_s, TRACKED_SITES, &ex.tk);

@@ -254,7 +254,13 @@ static void json_site(FILE *f, const struct pw_site *s)
 	}
 	fprintf(f, "],\"count\":%d,\"futex_words\":%d,\"futex_op\":", s->count, s->futex_words);
 	json_str(f, s->futex_op);
-	fprintf(f, ",\"timed_waits\":%d,\"oldest_age_s\":", s->timed_waits);
+	fprintf(f, ",\"timed_waits\":%d", s->timed_waits);
+	if (s->has_futex_counts)
+		fprintf(f, ",\"futex_waits\":%" PRIu64 ",\"futex_wakes\":%" PRIu64, s->futex_waits,
+			s->futex_wakes);
+	else
+		fputs(",\"futex_waits\":null,\"futex_wakes\":null", f);
+	fputs(",\"oldest_age_s\":", f);
 	json_num(f, s->oldest_age_s);
 	fputs(",\"median_age_s\":", f);
 	json_num(f, s->median_age_s);

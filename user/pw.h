@@ -71,6 +71,9 @@ struct pw_site {
 	int futex_words;      /* distinct futex addresses, 0 when not a futex wait */
 	const char *futex_op; /* e.g. "FUTEX_WAIT_BITSET|PRIVATE", NULL when not a futex wait */
 	int timed_waits;      /* members whose wait has a timeout (from the saved arguments) */
+	/* With --futex-events: waits and wakes seen on the site's words since attach. */
+	bool has_futex_counts;
+	uint64_t futex_waits, futex_wakes;
 	double oldest_age_s;
 	double median_age_s;
 	bool age_is_lower_bound; /* the oldest age is a lower bound */

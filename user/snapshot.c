@@ -115,6 +115,7 @@ int pw_cmd_snapshot(int argc, char **argv)
 	copts.min_age_s = cli.min_age_s;
 	copts.comm = cli.comm;
 	copts.ksyms = ksyms;
+	copts.futex_counts = cli.futex_events ? tracer : NULL;
 	err = pw_collector__new(&copts, &coll);
 	if (err) {
 		pw_err("failed to set up the collector: %s", strerror(-err));

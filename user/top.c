@@ -1019,6 +1019,7 @@ int pw_cmd_top(int argc, char **argv)
 	copts.min_age_s = tp->cli.min_age_s;
 	copts.comm = tp->cli.comm;
 	copts.ksyms = ksyms;
+	copts.futex_counts = tp->cli.futex_events ? tracer : NULL;
 	copts.quiet = true;
 	if (pw_collector__new(&copts, &coll) || pw_tracker__new(tp->cli.window_s, 4096, &tp->tk)) {
 		pw_err("out of memory");

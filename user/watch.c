@@ -456,6 +456,7 @@ int pw_cmd_watch(int argc, char **argv)
 	copts.min_age_s = cli.min_age_s;
 	copts.comm = cli.comm;
 	copts.ksyms = ksyms;
+	copts.futex_counts = cli.futex_events ? tracer : NULL;
 	if (pw_collector__new(&copts, &coll) || pw_tracker__new(cli.window_s, 4096, &tk)) {
 		pw_err("out of memory");
 		goto out;

@@ -60,4 +60,12 @@ for fmt in --json "" --folded; do
 	esac
 	check "full futex map ($fmt): drops shown (${n:-none})" test "${n:-0}" -gt 0
 done
+# With room in the map, the events count the waits on the leak site's words (short ones too).
+PARKWATCH_TEST_SCAN_DELAY_MS=1000 "$PW" snapshot -p "$fp" --futex-events --json >"$TMP/fe.json"
+check "futex events: waits counted on the leak site's words" \
+	test "$(jq '[.sites[] | select(.site // "" | startswith("fetch_worker")) | .futex_waits][0] // 0' "$TMP/fe.json")" -gt 0
+check "futex events: no drops with room in the map" test "$(jq .drops.futex_map "$TMP/fe.json")" = 0
+"$PW" snapshot -p "$fp" --json >"$TMP/nofe.json"
+check "without futex events: counts are null, not zero" \
+	test "$(jq '[.sites[] | .futex_waits] | all(. == null)' "$TMP/nofe.json")" = true
 finish

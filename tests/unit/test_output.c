@@ -187,7 +187,7 @@ static void test_json_contract(void **state)
 		 "s = o['sites'][0]\n"
 		 "assert list(s) == ['id', 'kind', 'pid', 'ns_pid', 'comm', 'wait', 'site', "
 		 "'frames',"
-		 " 'kernel_frames', 'count', 'futex_words', 'futex_op', 'timed_waits',"
+		 " 'kernel_frames', 'count', 'futex_words', 'futex_op', 'timed_waits', 'futex_waits', 'futex_wakes',"
 		 " 'oldest_age_s', 'median_age_s',"
 		 " 'age_is_lower_bound', 'growth_per_min', 'trend', 'leak_suspect'], list(s)\n"
 		 "assert s['id'] == '00c0ffee12345678'\n"
