@@ -52,13 +52,49 @@ static double now_s(void)
 	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+/*
+ * A progress line on stderr when resolving takes long (a first scan of a big host). Only the
+ * one-shot snapshot asks for it: in top it would tear the screen, in watch it adds noise.
+ */
+static bool show_progress;
+
+struct progress {
+	struct pw_collector *c;
+	double start, last;
+	long n;
+	bool shown;
+};
+
+static int add_with_progress(const struct pw_task_rec *rec, const void *stack, void *ctx)
+{
+	struct progress *p = ctx;
+	double now;
+
+	if ((++p->n & 255) == 0) {
+		now = now_s();
+		if (now - p->start > 1.0 && now - p->last > 0.25) {
+			fprintf(stderr, "\rparkwatch: resolving stacks of parked threads... %ld",
+				p->n);
+			p->last = now;
+			p->shown = true;
+		}
+	}
+	return pw_collector__add(rec, stack, p->c);
+}
+
 int pw_scan_once(struct pw_tracer *t, struct pw_collector *c, struct pw_snapshot *snap)
 {
+	struct progress prog = {.c = c, .start = now_s()};
 	__u64 st[PW_STAT_MAX];
 	int err;
 
 	pw_collector__begin(c);
-	err = pw_tracer__scan(t, pw_collector__add, c);
+	if (show_progress)
+		err = pw_tracer__scan(t, add_with_progress, &prog);
+	else
+		err = pw_tracer__scan(t, pw_collector__add, c);
+	if (prog.shown)
+		fprintf(stderr, "\r\033[K");
 	if (err < 0 && err != -EINVAL)
 		return err;
 	err = pw_collector__finish(c, snap);
@@ -124,6 +160,7 @@ int pw_cmd_snapshot(int argc, char **argv)
 	/* Test hook: widen the window in which a watched process can exit. */
 	if (getenv("PARKWATCH_TEST_SCAN_DELAY_MS"))
 		usleep(1000 * atoi(getenv("PARKWATCH_TEST_SCAN_DELAY_MS")));
+	show_progress = isatty(STDERR_FILENO);
 	err = pw_scan_once(tracer, coll, &snap);
 	if (err) {
 		pw_err("failed to scan tasks: %s", strerror(-err));
