@@ -41,6 +41,17 @@ int pw_cmd_snapshot(int argc, char **argv);
 
 struct pw_tracer;
 struct pw_collector;
+struct pw_ksyms;
+
+struct pw_session {
+	struct pw_tracer *tracer;
+	struct pw_collector *coll;
+	struct pw_ksyms *ksyms;
+};
+
+/* Load BPF, kernel symbols and a collector for cli; 0, or -errno after one line on stderr. */
+int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s);
+void pw_session__close(struct pw_session *s);
 /* One scan: records -> sites, with BPF drop counters folded into snap->drops. */
 int pw_scan_once(struct pw_tracer *t, struct pw_collector *c, struct pw_snapshot *snap);
 

@@ -419,9 +419,7 @@ out:
 
 int pw_cmd_export(int argc, char **argv)
 {
-	struct pw_tracer_opts topts = {0};
-	struct pw_collect_opts copts = {0};
-	struct pw_ksyms *ksyms = NULL;
+	struct pw_session ss = {0};
 	struct exporter ex = {.xo.max_sites = PW_PROM_DEFAULT_MAX_SITES};
 	char **rest;
 	int nrest, err, ret = PW_EXIT_FAIL;
@@ -461,27 +459,17 @@ int pw_cmd_export(int argc, char **argv)
 		pw_err("out of memory");
 		return PW_EXIT_FAIL;
 	}
-	topts.futex_events = ex.cli.futex_events;
-	topts.min_age_s = ex.cli.min_age_s;
-	topts.pids = ex.cli.pids;
-	topts.npids = ex.cli.npids;
-	topts.verbose = ex.cli.verbose;
-	topts.futex_words = ex.cli.futex_words;
 	pw_install_stop_handlers();
-	if (pw_tracer__new(&topts, &ex.tracer))
+	if (pw_session__open(&ex.cli, false, &ss))
 		goto out;
-	if (pw_ksyms__load(NULL, &ksyms) && ex.cli.verbose)
-		pw_err("cannot read /proc/kallsyms: kernel frames shown as addresses");
-	copts.min_age_s = ex.cli.min_age_s;
-	copts.comm = ex.cli.comm;
-	copts.ksyms = ksyms;
-	copts.futex_counts = ex.cli.futex_events ? ex.tracer : NULL;
-	err = pw_collector__new(&copts, &ex.coll);
-	if (!err && !ex.xo.once)
+	ex.tracer = ss.tracer;
+	ex.coll = ss.coll;
+	if (!ex.xo.once) {
 		err = pw_tracker__new(ex.cli.window_s, TRACKED_SITES, &ex.tk);
-	if (err) {
-		pw_err("failed to set up the collector: %s", strerror(-err));
-		goto out;
+		if (err) {
+			pw_err("failed to set up the site tracker: %s", strerror(-err));
+			goto out;
+		}
 	}
 	if (ex.xo.once) {
 		err = export_once(&ex);
@@ -505,9 +493,7 @@ int pw_cmd_export(int argc, char **argv)
 	ret = PW_EXIT_OK;
 out:
 	pw_tracker__free(ex.tk);
-	pw_collector__free(ex.coll);
-	pw_ksyms__free(ksyms);
-	pw_tracer__free(ex.tracer);
+	pw_session__close(&ss);
 	free(ex.gone);
 	return ret;
 }

@@ -122,11 +122,7 @@ static bool proc_alive(pid_t pid)
 
 int pw_cmd_snapshot(int argc, char **argv)
 {
-	struct pw_tracer_opts topts = {0};
-	struct pw_collect_opts copts = {0};
-	struct pw_tracer *tracer = NULL;
-	struct pw_collector *coll = NULL;
-	struct pw_ksyms *ksyms = NULL;
+	struct pw_session ss = {0};
 	struct pw_snapshot snap = {0};
 	struct pw_cli cli;
 	int err, i, gone = 0, ret = PW_EXIT_FAIL;
@@ -137,37 +133,19 @@ int pw_cmd_snapshot(int argc, char **argv)
 		return err;
 	if (pw_check_privileges(&cli))
 		return PW_EXIT_FAIL;
-	topts.futex_events = cli.futex_events;
-	topts.min_age_s = cli.min_age_s;
-	topts.pids = cli.pids;
-	topts.npids = cli.npids;
-	topts.verbose = cli.verbose;
-	topts.futex_words = cli.futex_words;
-	if (pw_tracer__new(&topts, &tracer))
+	if (pw_session__open(&cli, false, &ss))
 		goto out;
-	/* Without kernel symbols, kernel frames stay addresses: degraded, not wrong. */
-	if (pw_ksyms__load(NULL, &ksyms) && cli.verbose)
-		pw_err("cannot read /proc/kallsyms: kernel frames shown as addresses");
-	copts.min_age_s = cli.min_age_s;
-	copts.comm = cli.comm;
-	copts.ksyms = ksyms;
-	copts.futex_counts = cli.futex_events ? tracer : NULL;
-	err = pw_collector__new(&copts, &coll);
-	if (err) {
-		pw_err("failed to set up the collector: %s", strerror(-err));
-		goto out;
-	}
 	/* Test hook: widen the window in which a watched process can exit. */
 	if (getenv("PARKWATCH_TEST_SCAN_DELAY_MS"))
 		usleep(1000 * atoi(getenv("PARKWATCH_TEST_SCAN_DELAY_MS")));
 	show_progress = isatty(STDERR_FILENO);
-	err = pw_scan_once(tracer, coll, &snap);
+	err = pw_scan_once(ss.tracer, ss.coll, &snap);
 	if (err) {
 		pw_err("failed to scan tasks: %s", strerror(-err));
 		goto out;
 	}
 	for (i = 0; i < cli.npids; i++) {
-		if (!pw_collector__saw_pid(coll, cli.pids[i]) && !proc_alive(cli.pids[i])) {
+		if (!pw_collector__saw_pid(ss.coll, cli.pids[i]) && !proc_alive(cli.pids[i])) {
 			pw_err("pid %d exited during the scan; reporting the rest", cli.pids[i]);
 			snap.drops.n[PW_DROP_PROC_GONE]++;
 			gone++;
@@ -191,8 +169,6 @@ int pw_cmd_snapshot(int argc, char **argv)
 	ret = cli.npids && gone == cli.npids ? PW_EXIT_FAIL : PW_EXIT_OK;
 out:
 	pw_snapshot__free(&snap);
-	pw_collector__free(coll);
-	pw_ksyms__free(ksyms);
-	pw_tracer__free(tracer);
+	pw_session__close(&ss);
 	return ret;
 }

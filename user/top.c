@@ -973,11 +973,9 @@ static void free_top(struct top *tp)
 int pw_cmd_top(int argc, char **argv)
 {
 	static bool guard_installed;
-	struct pw_tracer_opts topts = {0};
-	struct pw_collect_opts copts = {0};
+	struct pw_session ss = {0};
 	struct pw_tracer *tracer = NULL;
 	struct pw_collector *coll = NULL;
-	struct pw_ksyms *ksyms = NULL;
 	char failed[256] = "";
 	double t0, due;
 	struct top *tp;
@@ -1005,23 +1003,13 @@ int pw_cmd_top(int argc, char **argv)
 	tp->interval_s = tp->cli.interval_s;
 	if (pw_check_privileges(&tp->cli))
 		goto out;
-	topts.futex_events = tp->cli.futex_events;
-	topts.min_age_s = tp->cli.min_age_s;
-	topts.pids = tp->cli.pids;
-	topts.npids = tp->cli.npids;
-	topts.verbose = tp->cli.verbose;
-	topts.futex_words = tp->cli.futex_words;
 	pw_install_stop_handlers();
 	/* Load before the screen exists, so that load errors print as usual. */
-	if (pw_tracer__new(&topts, &tracer))
+	if (pw_session__open(&tp->cli, true, &ss))
 		goto out;
-	pw_ksyms__load(NULL, &ksyms);
-	copts.min_age_s = tp->cli.min_age_s;
-	copts.comm = tp->cli.comm;
-	copts.ksyms = ksyms;
-	copts.futex_counts = tp->cli.futex_events ? tracer : NULL;
-	copts.quiet = true;
-	if (pw_collector__new(&copts, &coll) || pw_tracker__new(tp->cli.window_s, 4096, &tp->tk)) {
+	tracer = ss.tracer;
+	coll = ss.coll;
+	if (pw_tracker__new(tp->cli.window_s, 4096, &tp->tk)) {
 		pw_err("out of memory");
 		goto out;
 	}
@@ -1038,9 +1026,7 @@ int pw_cmd_top(int argc, char **argv)
 	if (!screen) {
 		pw_err("cannot drive terminal type '%s' (TERM): printing lines instead",
 		       getenv("TERM") ? getenv("TERM") : "");
-		pw_collector__free(coll);
-		pw_ksyms__free(ksyms);
-		pw_tracer__free(tracer);
+		pw_session__close(&ss);
 		free_top(tp);
 		return pw_cmd_watch(argc, argv);
 	}
@@ -1104,9 +1090,7 @@ out:
 		pw_err("%s", failed);
 	if (ret == PW_EXIT_OK)
 		print_suspects(tp);
-	pw_collector__free(coll);
-	pw_ksyms__free(ksyms);
-	pw_tracer__free(tracer);
+	pw_session__close(&ss);
 	free_top(tp);
 	return ret;
 }

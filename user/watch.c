@@ -427,12 +427,10 @@ static void print_summary(struct pw_tracker *tk, double elapsed, const struct pw
 
 int pw_cmd_watch(int argc, char **argv)
 {
-	struct pw_tracer_opts topts = {0};
-	struct pw_collect_opts copts = {0};
-	struct pw_tracer *tracer = NULL;
-	struct pw_collector *coll = NULL;
+	struct pw_session ss = {0};
+	struct pw_tracer *tracer;
+	struct pw_collector *coll;
 	struct pw_tracker *tk = NULL;
-	struct pw_ksyms *ksyms = NULL;
 	struct pw_drops last_drops = {0};
 	struct pw_cli cli;
 	double t0, next;
@@ -443,21 +441,12 @@ int pw_cmd_watch(int argc, char **argv)
 		return err;
 	if (pw_check_privileges(&cli))
 		return PW_EXIT_FAIL;
-	topts.futex_events = cli.futex_events;
-	topts.min_age_s = cli.min_age_s;
-	topts.pids = cli.pids;
-	topts.npids = cli.npids;
-	topts.verbose = cli.verbose;
-	topts.futex_words = cli.futex_words;
 	pw_install_stop_handlers();
-	if (pw_tracer__new(&topts, &tracer))
+	if (pw_session__open(&cli, false, &ss))
 		goto out;
-	pw_ksyms__load(NULL, &ksyms);
-	copts.min_age_s = cli.min_age_s;
-	copts.comm = cli.comm;
-	copts.ksyms = ksyms;
-	copts.futex_counts = cli.futex_events ? tracer : NULL;
-	if (pw_collector__new(&copts, &coll) || pw_tracker__new(cli.window_s, 4096, &tk)) {
+	tracer = ss.tracer;
+	coll = ss.coll;
+	if (pw_tracker__new(cli.window_s, 4096, &tk)) {
 		pw_err("out of memory");
 		goto out;
 	}
@@ -509,8 +498,6 @@ int pw_cmd_watch(int argc, char **argv)
 	ret = PW_EXIT_OK;
 out:
 	pw_tracker__free(tk);
-	pw_collector__free(coll);
-	pw_ksyms__free(ksyms);
-	pw_tracer__free(tracer);
+	pw_session__close(&ss);
 	return ret;
 }

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* What every scanning command sets up the same way: BPF, kernel symbols, a collector. */
+#include <errno.h>
+#include <string.h>
+#include "cli.h"
+#include "collect.h"
+#include "ksyms.h"
+#include "tracer.h"
+#include "util.h"
+
+int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
+{
+	struct pw_tracer_opts topts = {
+		.futex_events = cli->futex_events,
+		.min_age_s = cli->min_age_s,
+		.pids = cli->pids,
+		.npids = cli->npids,
+		.verbose = cli->verbose,
+		.futex_words = cli->futex_words,
+	};
+	struct pw_collect_opts copts = {
+		.min_age_s = cli->min_age_s,
+		.comm = cli->comm,
+		.quiet = quiet,
+	};
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = pw_tracer__new(&topts, &s->tracer); /* says why in one line */
+	if (err)
+		return err;
+	/* Without kernel symbols, kernel frames stay addresses: degraded, not wrong. */
+	if (pw_ksyms__load(NULL, &s->ksyms) && cli->verbose)
+		pw_err("cannot read /proc/kallsyms: kernel frames shown as addresses");
+	copts.ksyms = s->ksyms;
+	copts.futex_counts = cli->futex_events ? s->tracer : NULL;
+	err = pw_collector__new(&copts, &s->coll);
+	if (err) {
+		pw_err("failed to set up the collector: %s", strerror(-err));
+		pw_session__close(s);
+	}
+	return err;
+}
+
+void pw_session__close(struct pw_session *s)
+{
+	pw_collector__free(s->coll);
+	pw_ksyms__free(s->ksyms);
+	pw_tracer__free(s->tracer);
+	memset(s, 0, sizeof(*s));
+}
