@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Debian packages the build, the tests and the oracles need.
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 	libcmocka-dev libncurses-dev libjansson-dev pkg-config gdb elfutils jq tmux python3 bc make gcc \
-	prometheus prometheus-node-exporter curl
+	prometheus prometheus-node-exporter curl golang-go
 
 ifeq ($(V),1)
 Q =
@@ -108,7 +108,29 @@ $(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -pthread -Wall -Werror $< -o $@
 
+# Go workloads (the seed's handler, verbatim) for the goroutine reader's tests. Go's build
+# caches stay out of the repository.
+GO ?= go
+GO_CACHE ?= /tmp/parkwatch-go-cache
+GO_ENV := GOCACHE=$(GO_CACHE)/build GOPATH=$(GO_CACHE)/path GO111MODULE=off GOFLAGS=
+GO_SEED_SRCS := $(wildcard tests/workloads/go/seed/*.go)
+GO_WL_BINS := $(OUTPUT)/workloads/goseed $(OUTPUT)/workloads/goseed-w $(OUTPUT)/workloads/goseed-sw
+
+$(OUTPUT)/workloads/goseed: $(GO_SEED_SRCS) | $(OUTPUT)/workloads
+	$(call msg,GO,$@)
+	$(Q)cd tests/workloads/go/seed && $(GO_ENV) $(GO) build -o $(abspath $@) .
+$(OUTPUT)/workloads/goseed-w: $(GO_SEED_SRCS) | $(OUTPUT)/workloads
+	$(call msg,GO,$@)
+	$(Q)cd tests/workloads/go/seed && $(GO_ENV) $(GO) build -ldflags=-w -o $(abspath $@) .
+$(OUTPUT)/workloads/goseed-sw: $(GO_SEED_SRCS) | $(OUTPUT)/workloads
+	$(call msg,GO,$@)
+	$(Q)cd tests/workloads/go/seed && $(GO_ENV) $(GO) build -ldflags='-s -w' -o $(abspath $@) .
+
 workloads: $(WL_BINS)
+ifneq ($(shell command -v $(GO) 2>/dev/null),)
+workloads: $(GO_WL_BINS)
+$(OUTPUT)/tests/test_goruntime: | $(GO_WL_BINS)
+endif
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -21,6 +21,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -93,7 +94,7 @@ func main() {
 		*churn < 0 {
 		die("bad arguments")
 	}
-	fetchTime = 5**timeout + 100*time.Millisecond
+	fetchTime = 5**timeout + time.Second
 
 	// Ready means parked, not just started: each pool member checks in just
 	// before it blocks, and the pause below lets the last ones get there.
@@ -167,6 +168,11 @@ func main() {
 			time.Sleep(fetchTime)
 		}
 		time.Sleep(100 * time.Millisecond)
+		// The GC stamps g.waitsince of the goroutines it finds blocked with
+		// the previous cycle's mark termination time (mgcmark.go markroot,
+		// mgc.go gcMark): the second cycle gives readers something to check.
+		runtime.GC()
+		runtime.GC()
 		fmt.Printf("LEAKED_DONE %d\n", timedOut)
 	}
 	<-sigs
