@@ -28,7 +28,9 @@ endif
 
 VERSION := 0.1.0
 CFLAGS ?= -O2 -g
-CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+# EXTRA_CFLAGS: added to compile and link lines (the sanitizer build uses it), so that
+# overriding it never drops the flags below.
+CFLAGS += $(EXTRA_CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-std=gnu11 -D_GNU_SOURCE -DPW_VERSION='"$(VERSION)"' -MMD -MP -Iinclude -Iuser -I$(OUTPUT)
 LDLIBS := -lbpf -ldw -lelf -lz -ljansson -lncursesw -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Werror -Wall \
@@ -48,7 +50,7 @@ WL_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(WL_SRCS)) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test unit integration workloads install clean format
+.PHONY: all deps run test test-san unit integration workloads install clean format bench
 
 all: $(OUTPUT)/parkwatch
 
@@ -146,6 +148,15 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all workloads $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory test-san
+
+# The unit and integration suites again, with parkwatch and its tests built under
+# AddressSanitizer and UndefinedBehaviorSanitizer in their own build directory.
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_OUTPUT ?= $(OUTPUT)-san
+test-san:
+	@echo "== sanitizers (ASan + UBSan): $(SAN_OUTPUT)"
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) EXTRA_CFLAGS="$(SAN_FLAGS)" unit integration
 
 SYSTEMD_UNITDIR ?= /lib/systemd/system
 install: all
@@ -163,6 +174,6 @@ format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/workloads/*.c
 
 clean:
-	rm -rf $(OUTPUT)
+	rm -rf $(OUTPUT) $(SAN_OUTPUT)
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

@@ -532,7 +532,8 @@ int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 		m->key = pw_site_key(m->p->pid, m->p->start_time, PW_KIND_THREAD, m->wait,
 				     m->t->frames, m->t->nframes, m->t->kframes, m->t->nkframes);
 	}
-	qsort(c->m, c->nm, sizeof(*c->m), cmp_member);
+	if (c->nm) /* qsort(NULL, 0) is undefined behaviour */
+		qsort(c->m, c->nm, sizeof(*c->m), cmp_member);
 	for (i = 0; i < c->nm; i++)
 		if (i == 0 || c->m[i].key != c->m[i - 1].key)
 			nsites++;
