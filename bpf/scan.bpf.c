@@ -173,6 +173,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 	rec->ns_tgid = pid_in_ns(task->group_leader->thread_pid);
 	rec->start_time = task->start_boottime;
 	rec->proc_start_time = task->group_leader->start_boottime;
+	rec->exec_id = task->group_leader->self_exec_id;
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
 
 	now = bpf_ktime_get_ns();

@@ -79,7 +79,7 @@ struct pw_task_rec {
 	__u32 kstack_len;      /* bytes in kstack[] */
 	__u64 stack_base;      /* user address of the first copied byte */
 	__u32 stack_len;       /* bytes of user stack that follow */
-	__u32 pad;
+	__u32 exec_id;	       /* self_exec_id: changes when the process execs a new binary */
 	char comm[PW_COMM_LEN];
 	struct pw_regs regs; /* valid when PW_F_HAS_USTACK or PW_F_IN_SYSCALL */
 	__u64 kstack[PW_KSTACK_MAX];

@@ -32,6 +32,7 @@ struct thr {
 struct proc {
 	uint32_t pid;
 	uint64_t start_time;
+	uint32_t exec_id;
 	unsigned scan;
 	bool filtered_out;
 	bool syms_failed;
@@ -202,8 +203,11 @@ static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *r
 {
 	struct proc *p = tbl_get(&c->procs, rec->tgid);
 
-	if (p && p->start_time != rec->proc_start_time) {
-		/* The pid was reused by a new process: never merge the two. */
+	if (p && (p->start_time != rec->proc_start_time || p->exec_id != rec->exec_id)) {
+		/*
+		 * The pid was reused by a new process, or the process exec'd a new
+		 * binary: never merge the two, and drop the old symbols.
+		 */
 		proc_free(p);
 		p = NULL;
 	}
@@ -215,6 +219,7 @@ static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *r
 		}
 		p->pid = rec->tgid;
 		p->start_time = rec->proc_start_time;
+		p->exec_id = rec->exec_id;
 		read_comm(rec->tgid, p->comm, rec->comm);
 		p->filtered_out = c->opts.comm && strcmp(c->opts.comm, p->comm) != 0;
 	}

@@ -235,7 +235,7 @@ static void analyze(const struct pw_sample *s, int lo, int hi, const struct limi
 	double x[PW_TS_MAX_POINTS], y[PW_TS_MAX_POINTS];
 	int idx[PW_TS_MAX_POINTS];
 	double t_first = s[lo].t, t_last = s[hi].t, span = t_last - t_first;
-	double b, eb, gmin, up, sd, band, rise, se, thr_lo, thr_hi, e;
+	double b, eb, gmin, up, sd, band, rise, se, thr_lo, thr_hi, e, e_lo = 0;
 	int nw = hi - lo + 1, m, i, k, np, i_lo, i_hi, i_ref, f1, f3;
 
 	memset(out, 0, sizeof(*out));
@@ -287,18 +287,30 @@ static void analyze(const struct pw_sample *s, int lo, int hi, const struct limi
 	for (i = hi; i >= lo; i--) {
 		if (s[i].count < e)
 			e = s[i].count;
-		if (e >= thr_lo)
+		if (e >= thr_lo) {
 			i_lo = i;
+			e_lo = e;
+		}
 		if (e >= thr_hi)
 			i_hi = i;
 	}
 	if (up > 0 && thr_hi >= thr_lo) {
-		double c = (s[i_hi].t - s[i_lo].t) / ((PW_ENV_HI_Q - PW_ENV_LO_Q) * span);
+		double t_lo = s[i_lo].t, c;
 
+		/*
+		 * The floor crossed thr_lo between the scan before i_lo (whose count
+		 * is its floor, under thr_lo) and i_lo: interpolate, or a skipped
+		 * scan there would make every leak look a scan younger.
+		 */
+		if (i_lo > lo)
+			t_lo = s[i_lo - 1].t + (thr_lo - s[i_lo - 1].count) /
+						       (e_lo - s[i_lo - 1].count) *
+						       (s[i_lo].t - s[i_lo - 1].t);
+		c = (s[i_hi].t - t_lo) / ((PW_ENV_HI_Q - PW_ENV_LO_Q) * span);
 		out->rise_coverage = c > 1 ? 1 : c;
 		out->stall_s = t_last - s[i_hi].t;
 		/* A steady rise spends 1 - PW_ENV_LO_Q of its time above that point. */
-		out->rise_s = (t_last - s[i_lo].t) / (1 - PW_ENV_LO_Q);
+		out->rise_s = (t_last - t_lo) / (1 - PW_ENV_LO_Q);
 		i_ref = i_lo;
 	} else {
 		/* No rise, or none that stands out of the noise. */

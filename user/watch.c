@@ -129,7 +129,7 @@ int pw_tracker__new(double window_s, size_t max_sites, struct pw_tracker **out)
 	 * Full rate for the window at 1 s samples, older history downsampled
 	 * by the series itself: memory per site is fixed at creation.
 	 */
-	t->series_cap = 512;
+	t->series_cap = 640;
 	*out = t;
 	return 0;
 }

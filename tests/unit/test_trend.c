@@ -761,15 +761,16 @@ static void test_evidence_minimums(void **state)
 	for (i = 0; i < 40; i++)
 		s[i] = (struct pw_sample){i, 10 * i, i};
 	/*
-	 * The floor is 10% up (25 threads) at the t = 3 scan, so the rise counts
-	 * from there, / 0.9: at t = 25 that is 24.4 s, too short to be a leak but
-	 * long enough to be a rising trend; at t = 26, 25.6 s.
+	 * The floor is 10% of the way up (24 threads) at t = 2.4, so at t = 24
+	 * the rise has lasted (24 - 2.4) / 0.9 = 24 s: too short to be a leak but
+	 * long enough to be a rising trend. At t = 26, 26 s.
 	 */
-	assert_int_equal(pw_trend_compute(s, 26, WINDOW_S, &tr), 0);
-	assert_true(fabs(tr.rise_s - 22 / 0.9) < 1e-9);
+	assert_int_equal(pw_trend_compute(s, 25, WINDOW_S, &tr), 0);
+	assert_true(fabs(tr.rise_s - 24) < 1e-9);
 	assert_false(tr.leak_suspect);
 	assert_string_equal(tr.trend, "rising");
 	assert_int_equal(pw_trend_compute(s, 27, WINDOW_S, &tr), 0);
+	assert_true(fabs(tr.rise_s - 26) < 1e-9);
 	assert_true(tr.leak_suspect);
 	assert_true(tr.stall_s == 2);
 	/* 4 samples over 3 s: no trend at all yet. */
