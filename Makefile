@@ -50,7 +50,7 @@ WL_BINS := $(patsubst tests/workloads/%.c,$(OUTPUT)/workloads/%,$(WL_SRCS)) \
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test test-san unit integration workloads install clean format bench
+.PHONY: all deps run test test-san unit integration workloads install clean format bench fuzz
 
 all: $(OUTPUT)/parkwatch
 
@@ -159,6 +159,17 @@ test-san:
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(SAN_OUTPUT) EXTRA_CFLAGS="$(SAN_FLAGS)" unit integration
 
 SYSTEMD_UNITDIR ?= /lib/systemd/system
+# Benchmarks (never part of `make test`): overhead against peers, BPF ns/event, scaling,
+# and the 10-minute watch soak. Results go to bench/.
+bench: all workloads
+	tests/bench/run.sh $(OUTPUT)
+	tests/bench/watch_soak.sh $(OUTPUT) 600
+
+# libFuzzer targets for every parser of outside data, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 600
+fuzz: all
+	tests/fuzz/run.sh $(OUTPUT) $(FUZZ_SECONDS)
+
 install: all
 	install -D -m 0755 $(OUTPUT)/parkwatch $(DESTDIR)$(PREFIX)/sbin/parkwatch
 	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(PREFIX)/share/parkwatch \
