@@ -85,8 +85,13 @@ pw_prog_ids() {
 # Programs in the second list that were not in the first: what one parkwatch run loaded.
 new_ids() { comm -13 <(echo "$1") <(echo "$2"); }
 # None of the given program ids is still loaded.
+# Polls a few seconds: the kernel frees sleepable programs after an RCU-tasks-trace grace period.
 ids_gone() {
-	local now
-	now=$(pw_prog_ids)
-	[ -n "$1" ] && [ -z "$(comm -12 <(echo "$1") <(echo "$now"))" ]
+	local now i
+	for i in $(seq 50); do
+		now=$(pw_prog_ids)
+		[ -n "$1" ] && [ -z "$(comm -12 <(echo "$1") <(echo "$now"))" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }

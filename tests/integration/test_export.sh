@@ -204,9 +204,14 @@ check "SIGTERM: the file is complete" complete "$F"
 if have promtool prometheus; then
 	check "SIGTERM: promtool accepts the file" promtool_ok "$F"
 fi
-left=
-for id in $ids; do
-	bpftool prog show id "$id" >/dev/null 2>&1 && left="$left $id"
+# Polled: sleepable programs are freed after an RCU-tasks-trace grace period.
+for _ in $(seq 50); do
+	left=
+	for id in $ids; do
+		bpftool prog show id "$id" >/dev/null 2>&1 && left="$left $id"
+	done
+	[ -z "$left" ] && break
+	sleep 0.1
 done
 check "SIGTERM: its BPF programs are gone (left:${left:- none})" test -z "$left"
 check "SIGTERM: no pw_sched_switch/pw_scan of ours listed" \

@@ -197,8 +197,14 @@ check "Ctrl-C: the alternate screen is off" test "$(tm display -p -t "$S" '#{alt
 check "Ctrl-C: tty back in canonical mode with echo" grep -qx 'TTY: icanon echo' "$TMP/p7.txt"
 check "Ctrl-C: no error printed" test ! -s "$TMP/top.err"
 check "Ctrl-C: the process is gone" bash -c "! kill -0 $TPID 2>/dev/null"
-gone=0
-for id in $ids; do bpftool prog show id "$id" >/dev/null 2>&1 || gone=$((gone + 1)); done
+# The kernel frees programs after the last fd closes, sleepable ones after an RCU-tasks-trace
+# grace period: give it a few seconds under load.
+for _ in $(seq 50); do
+	gone=0
+	for id in $ids; do bpftool prog show id "$id" >/dev/null 2>&1 || gone=$((gone + 1)); done
+	[ "$gone" = "$(wc -w <<<"$ids")" ] && break
+	sleep 0.1
+done
 check "BPF detached: all $(wc -w <<<"$ids") programs of top unloaded" \
 	test -n "$ids" -a "$gone" = "$(wc -w <<<"$ids")"
 finish
