@@ -561,21 +561,51 @@ timed() {
 	/usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>&1
 }
 
-for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
-	log "scaling: $n parked threads"
-	pout=$W/preparked-$n.out
+# preparked_up N: PPID is a live preparked with N parked threads, (re)started if needed: other
+# people's tests on a shared host have been seen killing it (a stale pid reused).
+PPID_N=""
+preparked_up() {
+	local n=$1 pout=$W/preparked-$1.out
+
+	if [ -n "$PPID_N" ] && [ "$PPID_N" = "$n" ] && kill -0 "$ppid" 2>/dev/null; then
+		return 0
+	fi
+	if [ "$PPID_N" = "$n" ]; then
+		note "preparked ($n threads, pid $ppid) died during the bench; restarted"
+		wait "$ppid" 2>/dev/null
+		bg_forget "$ppid"
+	fi
+	PPID_N=$n
 	"$PREPARKED" --threads "$n" >"$pout" 2>"$W/preparked-$n.err" &
 	ppid=$!
 	BG+=("$ppid")
 	if ! wait_for 600 "$ppid" has "$pout" READY; then
 		note "preparked --threads $n failed: $(why "$W/preparked-$n.err")"
 		stop_proc "$ppid" KILL
-		continue
+		PPID_N=""
+		return 1
 	fi
 	sleep 2 # every thread parked longer than the default --min-age (1s)
+}
+
+# steady LOG: the last two scan lines of a watch are >= 0.9 s apart (no catch-up scans after a
+# slow first scan), so a scan line is followed by an idle gap in which to read counters.
+steady() {
+	grep 'parked=' "$1" 2>/dev/null | tail -2 |
+		awk '{ sub(/s$/, "", $1); t[NR] = $1 } END { exit !(NR == 2 && t[2] - t[1] >= 0.9) }'
+}
+
+scans() {
+	grep -c 'parked=' "$1" 2>/dev/null
+}
+
+for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
+	log "scaling: $n parked threads"
+	preparked_up "$n" || continue
 
 	# parkwatch snapshot: each run is a first snapshot (a new process, cold caches).
 	for ((r = 0; r < SCALE_RUNS; r++)); do
+		preparked_up "$n" || break
 		if timed "$W/snap.out" "$W/snap.time" "$PW" snapshot -p "$ppid"; then
 			read -r wall u s rss <"$W/snap.time"
 			echo "$wall" >>"$R/snap.$n.wall"
@@ -593,53 +623,60 @@ for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
 		fi
 	done
 
-	# parkwatch watch: CPU of 10 steady re-scans (after the first two), peak RSS.
+	# parkwatch watch: CPU of 10 steady re-scans, peak RSS; then one run with bpf_stats on
+	# for pw_scan's own time over 5 steady scans.
 	if echo " $SIZES " | grep -q " $n "; then
-		for ((r = 0; r < SCALE_RUNS; r++)); do
-			wl=$W/watch-$n.log
+		for ((r = 0; r <= SCALE_RUNS; r++)); do
+			preparked_up "$n" || break
+			bpfrun=0
+			[ "$r" = "$SCALE_RUNS" ] && bpfrun=1
+			[ $bpfrun = 1 ] && sysctl_set kernel.bpf_stats_enabled 1
+			wl=$W/watch-$n-$r.log
 			"$PW" watch -p "$ppid" -i 1s >"$wl" 2>&1 &
 			wpid=$!
 			BG+=("$wpid")
-			if wait_for 300 "$wpid" count_ge "$wl" parked= 2; then
-				c0=$(cpu_ns "$wpid")
-				if wait_for 300 "$wpid" count_ge "$wl" parked= 12; then
-					c1=$(cpu_ns "$wpid")
-					calc "($c1 - $c0) / 10 / 1e6" >>"$R/watch.$n.scan_ms"
-					echo >>"$R/watch.$n.scan_ms"
+			if wait_for 300 "$wpid" steady "$wl"; then
+				k0=$(scans "$wl")
+				if [ $bpfrun = 1 ]; then
+					ids=$(prog_ids "$wpid")
+					bpftool prog show --json >"$W/b0.json"
 				fi
-				hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/"$wpid"/status)
-				calc "$hwm / 1024" >>"$R/watch.$n.rss" && echo >>"$R/watch.$n.rss"
+				c0=$(cpu_ns "$wpid")
+				k=10
+				[ $bpfrun = 1 ] && k=5
+				if wait_for 300 "$wpid" count_ge "$wl" parked= $((k0 + k)); then
+					c1=$(cpu_ns "$wpid")
+					if [ $bpfrun = 0 ]; then
+						calc "($c1 - $c0) / $k / 1e6" >>"$R/watch.$n.scan_ms"
+						echo >>"$R/watch.$n.scan_ms"
+						hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/"$wpid"/status)
+						calc "${hwm:-0} / 1024" >>"$R/watch.$n.rss"
+						echo >>"$R/watch.$n.rss"
+					else
+						bpftool prog show --json >"$W/b1.json"
+						jq -r --argjson ids "$ids" --slurpfile a "$W/b0.json" '
+							($a[0] | map({key: (.id | tostring), value: .})
+							 | from_entries) as $o
+							| .[] | select((.id as $i | $ids | index($i)) and
+								       .name == "pw_scan")
+							| [((.run_cnt // 0) - ($o[.id | tostring].run_cnt // 0)),
+							   ((.run_time_ns // 0) -
+							    ($o[.id | tostring].run_time_ns // 0))]
+							| @tsv' "$W/b1.json" >"$W/scanstat"
+						read -r cnt ns <"$W/scanstat"
+						if [ "${cnt:-0}" -gt 0 ]; then
+							calc "$ns / $cnt" >"$R/scan.$n.ns_task"
+							calc "$ns / $k / 1e6" >"$R/scan.$n.ms_scan"
+							calc "$cnt / $k" >"$R/scan.$n.tasks"
+						fi
+					fi
+				fi
 			else
 				note "watch at $n threads failed: $(why "$wl")"
 			fi
 			stop_proc "$wpid" INT
+			[ $bpfrun = 1 ] && sysctl_restore kernel.bpf_stats_enabled
 		done
-		# pw_scan's own cost per scan and per task visited (one run with bpf_stats on).
-		sysctl_set kernel.bpf_stats_enabled 1
-		wl=$W/watch-$n-stats.log
-		"$PW" watch -p "$ppid" -i 1s >"$wl" 2>&1 &
-		wpid=$!
-		BG+=("$wpid")
-		if wait_for 300 "$wpid" count_ge "$wl" parked= 2; then
-			ids=$(prog_ids "$wpid")
-			bpftool prog show --json >"$W/b0.json"
-			if wait_for 300 "$wpid" count_ge "$wl" parked= 7; then
-				bpftool prog show --json >"$W/b1.json"
-				jq -r --argjson ids "$ids" --slurpfile a "$W/b0.json" '
-					($a[0] | map({key: (.id | tostring), value: .}) | from_entries) as $o
-					| .[] | select((.id as $i | $ids | index($i)) and .name == "pw_scan")
-					| [((.run_cnt // 0) - ($o[.id | tostring].run_cnt // 0)),
-					   ((.run_time_ns // 0) - ($o[.id | tostring].run_time_ns // 0))]
-					| @tsv' "$W/b1.json" >"$W/scanstat"
-				read -r cnt ns <"$W/scanstat"
-				if [ "${cnt:-0}" -gt 0 ]; then
-					calc "$ns / $cnt" >"$R/scan.$n.ns_task"
-					calc "$ns / 5 / 1e6" >"$R/scan.$n.ms_scan"
-				fi
-			fi
-		fi
-		stop_proc "$wpid" INT
-		sysctl_restore kernel.bpf_stats_enabled
 	fi
 
 	# gdb and eu-stack: both ptrace-stop every thread for their whole run.
@@ -647,6 +684,7 @@ for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
 		peer_runs=$SCALE_RUNS
 		[ "$n" -gt 2000 ] && peer_runs=1
 		for ((r = 0; r < peer_runs; r++)); do
+			preparked_up "$n" || break
 			t0=$(now)
 			timeout 900 gdb -p "$ppid" -batch -ex 'thread apply all bt' >"$W/gdb.out" 2>&1
 			t1=$(now)
@@ -656,6 +694,7 @@ for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
 			else
 				note "gdb at $n threads: only $got threads in its output ($(why "$W/gdb.out"))"
 			fi
+			preparked_up "$n" || break
 			t0=$(now)
 			timeout 900 eu-stack -p "$ppid" >"$W/eu.out" 2>&1
 			t1=$(now)
@@ -666,9 +705,9 @@ for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
 				note "eu-stack at $n threads: only $got threads in its output ($(why "$W/eu.out"))"
 			fi
 		done
-		kill -0 "$ppid" 2>/dev/null || note "preparked ($n threads) died under gdb/eu-stack"
 	fi
-	stop_proc "$ppid" TERM
+	[ -n "$PPID_N" ] && stop_proc "$ppid" TERM
+	PPID_N=""
 done
 sysctl_restore vm.max_map_count
 sysctl_restore kernel.pid_max
@@ -812,13 +851,13 @@ for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
 			t="<= 50 MB"
 			v=$(verdict "$(stats "$R/watch.$n.rss" | awk '{ print $4 }')" "<=" 50)
 		fi
-		row_stats "watch, $n parked: peak RSS MB after 12 scans" "$R/watch.$n.rss" %.1f - \
+		row_stats "watch, $n parked: peak RSS MB (steady)" "$R/watch.$n.rss" %.1f - \
 			"$t" "$v"
 	fi
 	if [ -s "$R/scan.$n.ns_task" ]; then
-		row "BPF pw_scan, $n parked: ns per task visited / ms per scan" 1 - \
+		row "BPF pw_scan, $n parked: ns per task visited / ms per scan (5 scans)" 1 - \
 			"$(fmt %.0f "$(cat "$R/scan.$n.ns_task")") ns / $(fmt %.1f "$(cat "$R/scan.$n.ms_scan")") ms" \
-			- - - "-"
+			- "$(fmt %.0f "$(cat "$R/scan.$n.tasks")") tasks/scan" - "-"
 	fi
 	for peer in gdb eu; do
 		name="gdb -batch 'thread apply all bt'"
@@ -865,9 +904,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null)
 	echo "\`parkwatch snapshot -p PID -m 0\` runs back to back against it, or with a 1 s pause (each"
 	echo "snapshot loads, scans, unwinds every parked thread of the target and exits; the target is"
 	echo "never stopped, but both cores are busy with it, so parkwatch's CPU is taken from it)."
-	echo "Scaling: \`preparked --threads N\` (half on one condvar, half in"
-	echo "nanosleep); each snapshot is a new process (cold caches); watch CPU per scan is the"
-	echo "on-CPU time (schedstat) between the 2nd and the 12th scan / 10. gdb and eu-stack"
+	echo "Scaling: \`preparked --threads N\` (half on one condvar, half in nanosleep); each"
+	echo "snapshot is a new process (cold caches, every stack copied and unwound); watch CPU per"
+	echo "scan is its on-CPU time (schedstat) over 10 scans once scans are 1 s apart (after the"
+	echo "catch-up that follows a slow first scan) / 10; peak RSS is VmHWM then. gdb and eu-stack"
 	echo "ptrace-stop every thread of the target for their whole run, so the time the target is"
 	echo "stopped is about their time to result; parkwatch never stops the target."
 	echo
