@@ -78,12 +78,10 @@ static long parse_long(const char *s)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "threads", required_argument, NULL, 'n' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = {{"threads", required_argument, NULL, 'n'},
+					     {"workers", required_argument, NULL, 'w'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
 	long nthreads = 20000, nworkers = 2, i;
 	pthread_t *tids;
 	double t0, t1;

@@ -97,14 +97,12 @@ static long parse_long(const char *s, long min)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pairs", required_argument, NULL, 'p' },
-		{ "handoffs", required_argument, NULL, 'n' },
-		{ "no-pin", no_argument, NULL, 'P' },
-		{ "start-delay-ms", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = {{"pairs", required_argument, NULL, 'p'},
+					     {"handoffs", required_argument, NULL, 'n'},
+					     {"no-pin", no_argument, NULL, 'P'},
+					     {"start-delay-ms", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
 	long npairs = 2, handoffs = 250000, delay_ms = -1, i;
 	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct pair *pairs;
@@ -161,8 +159,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (delay_ms >= 0) {
-		struct timespec ts = { .tv_sec = delay_ms / 1000,
-				       .tv_nsec = (delay_ms % 1000) * 1000000L };
+		struct timespec ts = {.tv_sec = delay_ms / 1000,
+				      .tv_nsec = (delay_ms % 1000) * 1000000L};
 
 		printf("READY pid=%d\n", getpid());
 		nanosleep(&ts, NULL);
