@@ -148,6 +148,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all workloads $(UNIT_BINS)
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # The unit and integration suites again, with parkwatch and its tests built under
 # AddressSanitizer and UndefinedBehaviorSanitizer in their own build directory. Not yet part

@@ -77,7 +77,8 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 	cli->max_frames = 4;
 	cli->interval_s = 1.0;
 	cli->window_s = 300.0;
-	optind = 1;
+	/* 0, not 1: glibc's full reset, even after a parse that stopped inside "-abc" */
+	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":p:c:m:i:d:w:jfvh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -194,6 +195,8 @@ int pw_check_privileges(const struct pw_cli *cli)
 		{CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
 		/* /proc/PID/map_files, and mounting tracefs when it is missing */
 		{CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},
+		/* without it /proc/kallsyms reads as zeros: kernel frames would be bare addresses */
+		{CAP_SYSLOG, "CAP_SYSLOG"},
 	};
 	char missing[128] = "";
 	size_t i;

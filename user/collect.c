@@ -39,6 +39,7 @@ struct proc {
 	int nbad_seen; /* unreadable modules already counted and reported */
 	struct pw_proc_syms *syms;
 	char comm[16];
+	struct proc *retired_next; /* on pw_collector.retired */
 };
 
 struct member {
@@ -70,6 +71,7 @@ struct pw_collector {
 	unsigned scan;
 	uint64_t parked;
 	struct pw_drops drops;
+	struct proc *retired; /* replaced mid-scan, still named by members: freed at finish */
 };
 
 static size_t tbl_pos(const struct tbl *t, uint32_t key)
@@ -196,19 +198,20 @@ static void read_comm(uint32_t pid, char comm[16], const char *fallback)
 	}
 	if (f)
 		fclose(f);
-	snprintf(comm, 16, "%s", fallback);
+	/* The record's comm is 16 bytes with no NUL promised. */
+	snprintf(comm, 16, "%.15s", fallback);
 }
 
 static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *rec)
 {
-	struct proc *p = tbl_get(&c->procs, rec->tgid);
+	struct proc *p = tbl_get(&c->procs, rec->tgid), *old = NULL;
 
 	if (p && (p->start_time != rec->proc_start_time || p->exec_id != rec->exec_id)) {
 		/*
 		 * The pid was reused by a new process, or the process exec'd a new
 		 * binary: never merge the two, and drop the old symbols.
 		 */
-		proc_free(p);
+		old = p;
 		p = NULL;
 	}
 	if (!p) {
@@ -216,6 +219,16 @@ static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *r
 		if (!p || tbl_put(&c->procs, rec->tgid, p)) {
 			free(p);
 			return NULL;
+		}
+		/*
+		 * Members of this scan may point at the old one (pid reused, or an
+		 * exec, while the iterator ran): it is freed when the scan is done.
+		 */
+		if (old && old->scan == c->scan) {
+			old->retired_next = c->retired;
+			c->retired = old;
+		} else if (old) {
+			proc_free(old);
 		}
 		p->pid = rec->tgid;
 		p->start_time = rec->proc_start_time;
@@ -225,6 +238,16 @@ static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *r
 	}
 	p->scan = c->scan;
 	return p;
+}
+
+static void free_retired(struct pw_collector *c)
+{
+	struct proc *p;
+
+	while ((p = c->retired)) {
+		c->retired = p->retired_next;
+		proc_free(p);
+	}
 }
 
 static struct pw_proc_syms *proc_syms(struct pw_collector *c, struct proc *p)
@@ -551,6 +574,7 @@ int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 		err = fill_site(c, &snap->sites[snap->nsites++], &c->m[i], j - i);
 	}
 	count_bad_modules(c);
+	free_retired(c);
 	snap->parked_threads = c->parked;
 	snap->drops = c->drops;
 	tbl_expire(&c->thrs, c->scan, false);
@@ -577,6 +601,7 @@ void pw_collector__free(struct pw_collector *c)
 	c->scan++;
 	tbl_expire(&c->thrs, c->scan, false);
 	tbl_expire(&c->procs, c->scan, true);
+	free_retired(c);
 	free(c->m);
 	free(c);
 }

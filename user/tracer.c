@@ -65,7 +65,8 @@ static bool tracepoint_exists(const char *name)
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/%s", name);
-	return access(path, F_OK) == 0;
+	/* AT_EACCESS: our effective ids and capabilities; access() drops both for a non-root uid. */
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
 /* Turn the first failure into the one line a user can act on. */
@@ -120,6 +121,18 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 		if (err) {
 			pw_err("failed to mount tracefs at /sys/kernel/tracing: %s (needed by "
 			       "--futex-events)",
+			       strerror(-err));
+			goto fail;
+		}
+		/*
+		 * tracefs is root's (0700): another uid, even with CAP_BPF and
+		 * CAP_PERFMON, finds no tracepoint there and would silently run
+		 * without the events it asked for.
+		 */
+		if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events/syscalls", X_OK, AT_EACCESS)) {
+			err = -errno;
+			pw_err("cannot read /sys/kernel/tracing/events/syscalls: %s: --futex-events "
+			       "needs root or CAP_DAC_READ_SEARCH",
 			       strerror(-err));
 			goto fail;
 		}

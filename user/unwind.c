@@ -24,6 +24,7 @@
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "procmaps.h"
 #include "unwind.h"
 
@@ -252,6 +254,162 @@ static int no_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, D
 	return -1;
 }
 
+/* Debug files */
+
+/* path, if it is a regular file: never blocks on a FIFO, never reads a device. */
+static int open_regular(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool crc_matches(int fd, uint32_t want)
+{
+	unsigned char buf[65536];
+	uLong crc = crc32(0, NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		crc = crc32(crc, buf, n);
+		off += n;
+	}
+	return n == 0 && crc == want;
+}
+
+static bool build_id_matches(int fd, const void *id, int len)
+{
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	const void *got;
+	bool ok;
+
+	if (!elf)
+		return false;
+	ok = len > 0 && dwelf_elf_gnu_build_id(elf, &got) == len && !memcmp(got, id, len);
+	elf_end(elf);
+	return ok;
+}
+
+/* Opens path if it is a regular file that passes the check (crc, else build-id, else none). */
+static int try_debug(const char *path, const char *self, bool check_crc, uint32_t crc,
+		     const void *id, int idlen, char **out)
+{
+	int fd;
+
+	if (self && !strcmp(path, self))
+		return -1;
+	fd = open_regular(path);
+	if (fd < 0)
+		return -1;
+	if ((check_crc && !crc_matches(fd, crc)) ||
+	    (!check_crc && idlen > 0 && !build_id_matches(fd, id, idlen)) ||
+	    !(*out = strdup(path))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * libdwfl's find_debuginfo callback. Debug files are looked for where the
+ * binary's owner can write: next to it, in its .debug/, in a container's
+ * /usr/lib/debug; and its .gnu_debuglink (or .gnu_debugaltlink) names them.
+ * elfutils 0.188's dwfl_standard_find_debuginfo() open()s each candidate
+ * blocking: a FIFO named like the debug file of a stripped binary ("prog.debug"
+ * next to "prog") hung parkwatch for good. Same places, same order (build-id,
+ * then debuglink), but every candidate is opened non-blocking, must be a
+ * regular file and must match the build-id or the debuglink's CRC; names with
+ * a '/' (or "..") cannot leave the directories searched.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink, GElf_Word crc, char **out)
+{
+	char root[64] = "", dir[PATH_MAX], path[PATH_MAX + 256], name[NAME_MAX + 1];
+	const char *rel = file_name, *slash, *dirs[2];
+	const unsigned char *id = NULL;
+	GElf_Addr id_vaddr;
+	int idlen, i, n, fd, pid;
+
+	*out = NULL;
+	if (!file_name)
+		return -1;
+	/* /proc/PID/root/usr/bin/x: the debug dirs are the container's too. */
+	n = 0; /* %n is not stored when "root" does not match (map_files) */
+	if (sscanf(file_name, "/proc/%d/root%n", &pid, &n) == 1 && n > 0 && file_name[n] == '/') {
+		snprintf(root, sizeof(root), "%.*s", n, file_name);
+		rel = file_name + n;
+	} else if (!strncmp(file_name, "/proc/", 6)) {
+		rel = NULL; /* map_files: no directory of its own */
+	}
+	idlen = dwfl_module_build_id(mod, &id, &id_vaddr);
+	/* .gnu_debugaltlink (dwz): an absolute path and no CRC: a regular file is all we ask. */
+	if (debuglink && debuglink[0] == '/') {
+		if (strstr(debuglink, "/../") || crc)
+			return -1;
+		if (snprintf(path, sizeof(path), "%s%s", root, debuglink) >= (int)sizeof(path))
+			return -1;
+		fd = try_debug(path, NULL, false, 0, NULL, 0, out);
+		return fd >= 0 || !root[0] ? fd
+					   : try_debug(debuglink, NULL, false, 0, NULL, 0, out);
+	}
+	dirs[0] = "/usr/lib/debug";
+	dirs[1] = root[0] ? root : NULL;
+	for (i = 0; i < 2 && idlen > 1; i++) {
+		char hex[2 * 64 + 1];
+		int k;
+
+		if (!dirs[i] || idlen > 64)
+			continue;
+		for (k = 0; k < idlen; k++)
+			sprintf(hex + 2 * k, "%02x", id[k]);
+		if (snprintf(path, sizeof(path), "%s%s/.build-id/%.2s/%s.debug", dirs[i],
+			     i ? "/usr/lib/debug" : "", hex, hex + 2) >= (int)sizeof(path))
+			continue;
+		fd = try_debug(path, NULL, false, 0, id, idlen, out);
+		if (fd >= 0)
+			return fd;
+	}
+	if (!rel || !(slash = strrchr(file_name, '/')))
+		return -1;
+	n = debuglink ? snprintf(name, sizeof(name), "%s", debuglink)
+		      : snprintf(name, sizeof(name), "%s.debug", slash + 1);
+	if (n >= (int)sizeof(name) || strchr(name, '/') || !strcmp(name, "..") ||
+	    !strcmp(name, ".") ||
+	    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file_name), file_name) >=
+		    (int)sizeof(dir))
+		return -1;
+	slash = strrchr(rel, '/');
+	for (i = 0; i < 2; i++) {
+		if (snprintf(path, sizeof(path), "%s%s/%s", dir, i ? "/.debug" : "", name) >=
+		    (int)sizeof(path))
+			continue;
+		fd = try_debug(path, file_name, debuglink, crc, id, idlen, out);
+		if (fd >= 0)
+			return fd;
+	}
+	/* /usr/lib/debug/usr/bin/x.debug, on the host and in the container. */
+	for (i = 0; i < 2; i++) {
+		if (i && !root[0])
+			break;
+		if (snprintf(path, sizeof(path), "%s/usr/lib/debug%.*s/%s", i ? root : "",
+			     (int)(slash - rel), rel, name) >= (int)sizeof(path))
+			continue;
+		fd = try_debug(path, NULL, debuglink, crc, id, idlen, out);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
 static void file_put(struct file_syms *f)
 {
 	struct file_syms **pp;
@@ -304,7 +462,7 @@ static struct file_syms *file_get(int fd, const char *name, const char *debuginf
 	if (!f->debuginfo_path)
 		goto fail;
 	f->cbs.find_elf = no_find_elf;
-	f->cbs.find_debuginfo = dwfl_standard_find_debuginfo;
+	f->cbs.find_debuginfo = find_debuginfo;
 	f->cbs.debuginfo_path = &f->debuginfo_path;
 	f->dwfl = dwfl_begin(&f->cbs);
 	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -372,7 +530,8 @@ static void build_cu_index(struct file_syms *f, Dwarf *dw)
 		}
 	}
 out:
-	qsort(f->cus, f->ncus, sizeof(*f->cus), cmp_cu);
+	if (f->ncus) /* qsort(NULL, 0) is undefined behaviour */
+		qsort(f->cus, f->ncus, sizeof(*f->cus), cmp_cu);
 }
 
 static Dwarf_Die *cu_from_index(struct file_syms *f, Dwarf *dw, Dwarf_Addr a)
@@ -1156,7 +1315,7 @@ static struct pw_proc_syms *proc_syms_new(pid_t pid, struct pw_maps *maps, const
 	}
 	elf_version(EV_CURRENT);
 	ps->cbs.find_elf = find_elf;
-	ps->cbs.find_debuginfo = dwfl_standard_find_debuginfo;
+	ps->cbs.find_debuginfo = find_debuginfo;
 	ps->cbs.debuginfo_path = &ps->debuginfo_path;
 	memcpy(ps->arch_ehdr.e_ident, ELFMAG, SELFMAG);
 	ps->arch_ehdr.e_ident[EI_CLASS] = ELFCLASS64;

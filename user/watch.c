@@ -491,6 +491,9 @@ int pw_cmd_watch(int argc, char **argv)
 		if (cli.duration_s > 0 && pw_mono_s() - t0 + 1e-3 >= cli.duration_s)
 			break;
 		next += cli.interval_s;
+		/* Behind schedule (a slow scan, a starved host): skip, never burst to catch up. */
+		if (next < pw_mono_s())
+			next = pw_mono_s();
 		pw_sleep_until(next);
 	}
 	if (!cli.json)
