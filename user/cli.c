@@ -24,6 +24,7 @@ enum {
 	OPT_NO_FUTEX_EVENTS,
 	OPT_FRAMES,
 	OPT_FUTEX_WORDS,
+	OPT_GOROUTINES,
 };
 
 static int add_pids(struct pw_cli *cli, const char *arg)
@@ -65,6 +66,7 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 		{"no-futex-events", no_argument, NULL, OPT_NO_FUTEX_EVENTS},
 		{"frames", required_argument, NULL, OPT_FRAMES},
 		{"futex-words", required_argument, NULL, OPT_FUTEX_WORDS},
+		{"goroutines", required_argument, NULL, OPT_GOROUTINES},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -144,6 +146,19 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 			}
 			cli->futex_words = v;
 			break;
+		case OPT_GOROUTINES:
+			if (!strcmp(optarg, "auto")) {
+				cli->goroutines = PW_GO_AUTO;
+			} else if (!strcmp(optarg, "on")) {
+				cli->goroutines = PW_GO_ON;
+			} else if (!strcmp(optarg, "off")) {
+				cli->goroutines = PW_GO_OFF;
+			} else {
+				pw_err("invalid --goroutines '%s': expected auto, on or off",
+				       optarg);
+				return PW_EXIT_USAGE;
+			}
+			break;
 		case 'v':
 			cli->verbose = true;
 			break;
@@ -195,7 +210,8 @@ int pw_check_privileges(const struct pw_cli *cli)
 		{CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
 		/* /proc/PID/map_files, and mounting tracefs when it is missing */
 		{CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},
-		/* without it /proc/kallsyms reads as zeros: kernel frames would be bare addresses */
+		/* without it /proc/kallsyms reads as zeros: kernel frames would be bare addresses
+		 */
 		{CAP_SYSLOG, "CAP_SYSLOG"},
 	};
 	char missing[128] = "";

@@ -30,6 +30,7 @@ struct pw_cli {
 	bool verbose;
 	int max_frames;	      /* frames shown per site in the table */
 	unsigned futex_words; /* capacity of the per-word futex map, 0 = default */
+	enum pw_go_mode goroutines;
 };
 
 /* Parses the common options; returns PW_EXIT_OK, or an exit code after printing why. */

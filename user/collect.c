@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "collect.h"
+#include "goruntime.h"
 #include "ksyms.h"
 #include "tracer.h"
 #include "sitelabel.h"
@@ -29,8 +31,17 @@ struct thr {
 	int nkframes;
 };
 
+/* When we first saw a parked goroutine: the lower bound of its age when the runtime has none. */
+struct go_seen {
+	uint64_t goid;
+	uint64_t sig;	   /* where it is parked: a different place is a different park */
+	int64_t waitsince; /* as last read: the runtime changes it when the goroutine runs */
+	double first;	   /* CLOCK_MONOTONIC seconds */
+};
+
 struct proc {
 	uint32_t pid;
+	uint32_t ns_pid;
 	uint64_t start_time;
 	uint32_t exec_id;
 	unsigned scan;
@@ -40,11 +51,22 @@ struct proc {
 	struct pw_proc_syms *syms;
 	char comm[16];
 	struct proc *retired_next; /* on pw_collector.retired */
+	/* Goroutines (Go processes only): the reader, and first-seen times sorted by goid. */
+	struct pw_go_proc *go;
+	bool go_failed; /* not Go, or not readable: thread sites only */
+	bool go_warned; /* the one line about a failed scan was printed */
+	struct go_seen *seen;
+	size_t nseen;
 };
 
 struct member {
-	struct thr *t;
+	struct thr *t; /* NULL for a goroutine */
 	struct proc *p;
+	enum pw_kind kind;
+	const struct pw_frame *frames; /* the thread's, or the goroutine's (owned by p->go) */
+	int nframes;
+	const char **kframes;
+	int nkframes;
 	uint64_t key;
 	uint64_t word;
 	double age;
@@ -70,6 +92,7 @@ struct pw_collector {
 	size_t nm, capm;
 	unsigned scan;
 	uint64_t parked;
+	uint64_t parked_go;
 	struct pw_drops drops;
 	struct proc *retired; /* replaced mid-scan, still named by members: freed at finish */
 };
@@ -136,6 +159,8 @@ static void thr_clear(struct thr *t)
 static void proc_free(struct proc *p)
 {
 	pw_proc_syms__free(p->syms);
+	pw_go_proc__free(p->go);
+	free(p->seen);
 	free(p);
 }
 
@@ -182,6 +207,7 @@ void pw_collector__begin(struct pw_collector *c)
 	c->scan++;
 	c->nm = 0;
 	c->parked = 0;
+	c->parked_go = 0;
 }
 
 static void read_comm(uint32_t pid, char comm[16], const char *fallback)
@@ -231,6 +257,7 @@ static struct proc *get_proc(struct pw_collector *c, const struct pw_task_rec *r
 			proc_free(old);
 		}
 		p->pid = rec->tgid;
+		p->ns_pid = rec->ns_tgid;
 		p->start_time = rec->proc_start_time;
 		p->exec_id = rec->exec_id;
 		read_comm(rec->tgid, p->comm, rec->comm);
@@ -316,6 +343,24 @@ static int resolve(struct pw_collector *c, struct proc *p, struct thr *t,
 	return 0;
 }
 
+static struct member *new_member(struct pw_collector *c)
+{
+	struct member *m;
+
+	if (c->nm == c->capm) {
+		size_t cap = c->capm ? c->capm * 2 : 1024;
+		struct member *nm = realloc(c->m, cap * sizeof(*nm));
+
+		if (!nm)
+			return NULL;
+		c->m = nm;
+		c->capm = cap;
+	}
+	m = &c->m[c->nm++];
+	memset(m, 0, sizeof(*m));
+	return m;
+}
+
 int pw_collector__add(const struct pw_task_rec *rec, const void *stack, void *ctx)
 {
 	struct pw_collector *c = ctx;
@@ -357,19 +402,16 @@ int pw_collector__add(const struct pw_task_rec *rec, const void *stack, void *ct
 		if (err)
 			return err;
 	}
-	if (c->nm == c->capm) {
-		size_t cap = c->capm ? c->capm * 2 : 1024;
-		struct member *nm = realloc(c->m, cap * sizeof(*nm));
-
-		if (!nm)
-			return -ENOMEM;
-		c->m = nm;
-		c->capm = cap;
-	}
-	m = &c->m[c->nm++];
-	memset(m, 0, sizeof(*m));
+	m = new_member(c);
+	if (!m)
+		return -ENOMEM;
 	m->t = t;
 	m->p = p;
+	m->kind = PW_KIND_THREAD;
+	m->frames = t->frames;
+	m->nframes = t->nframes;
+	m->kframes = t->kframes;
+	m->nkframes = t->nkframes;
 	m->age = rec->age_ns / 1e9;
 	m->lower_bound = rec->flags & PW_F_AGE_LOWER_BOUND;
 	m->ns_pid = rec->ns_tgid;
@@ -452,14 +494,13 @@ static int cmp_u64(const void *a, const void *b)
 
 static int fill_site(const struct pw_collector *c, struct pw_site *s, struct member *m, size_t n)
 {
-	const struct thr *t = m[0].t;
 	uint64_t *words;
 	size_t i, nw = 0;
 	int li;
 
 	memset(s, 0, sizeof(*s));
 	s->id = m[0].key;
-	s->kind = PW_KIND_THREAD;
+	s->kind = m[0].kind;
 	s->pid = m[0].p->pid;
 	s->ns_pid = m[0].ns_pid;
 	memcpy(s->comm, m[0].p->comm, sizeof(s->comm));
@@ -485,7 +526,7 @@ static int fill_site(const struct pw_collector *c, struct pw_site *s, struct mem
 			words[nw++] = m[i].word;
 	}
 	qsort(words, nw, sizeof(*words), cmp_u64);
-	s->has_futex_counts = c->opts.futex_counts != NULL;
+	s->has_futex_counts = c->opts.futex_counts != NULL && s->kind == PW_KIND_THREAD;
 	for (i = 0; i < nw; i++) {
 		struct pw_futex_val v;
 
@@ -499,19 +540,19 @@ static int fill_site(const struct pw_collector *c, struct pw_site *s, struct mem
 		}
 	}
 	free(words);
-	if (t->nframes) {
-		s->frames = malloc(t->nframes * sizeof(*s->frames));
+	if (m[0].nframes) {
+		s->frames = malloc(m[0].nframes * sizeof(*s->frames));
 		if (!s->frames)
 			return -ENOMEM;
-		memcpy(s->frames, t->frames, t->nframes * sizeof(*s->frames));
-		s->nframes = t->nframes;
+		memcpy(s->frames, m[0].frames, m[0].nframes * sizeof(*s->frames));
+		s->nframes = m[0].nframes;
 	}
-	if (t->nkframes) {
-		s->kframes = malloc(t->nkframes * sizeof(*s->kframes));
+	if (m[0].nkframes) {
+		s->kframes = malloc(m[0].nkframes * sizeof(*s->kframes));
 		if (!s->kframes)
 			return -ENOMEM;
-		memcpy(s->kframes, t->kframes, t->nkframes * sizeof(*s->kframes));
-		s->nkframes = t->nkframes;
+		memcpy(s->kframes, m[0].kframes, m[0].nkframes * sizeof(*s->kframes));
+		s->nkframes = m[0].nkframes;
 	}
 	li = pw_site_label_index(s->frames, s->nframes);
 	if (li >= 0) {
@@ -548,17 +589,200 @@ static void count_bad_modules(struct pw_collector *c)
 	}
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+	uint64_t x = ((const struct go_seen *)a)->goid, y = ((const struct go_seen *)b)->goid;
+
+	return x < y ? -1 : x > y;
+}
+
+static const struct go_seen *find_seen(const struct proc *p, uint64_t goid)
+{
+	size_t lo = 0, hi = p->nseen;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->seen[mid].goid == goid)
+			return &p->seen[mid];
+		if (p->seen[mid].goid < goid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Where a goroutine is parked, beyond its id: its stack pointer and its frames. */
+static uint64_t park_sig(const struct pw_goroutine *g)
+{
+	uint64_t h = pw_hash64(&g->sp, sizeof(g->sp), 0x84222325cbf29ce4ULL);
+	int i;
+
+	for (i = 0; i < g->nframes; i++)
+		h = pw_hash64(&g->frames[i].addr, sizeof(g->frames[i].addr), h);
+	if (g->wait_reason)
+		h = pw_hash64(g->wait_reason, strlen(g->wait_reason), h);
+	return h;
+}
+
+/* Attach to p's Go runtime once; false (and one line where it helps) when there is none. */
+static bool go_attach(struct pw_collector *c, struct proc *p)
+{
+	char why[256] = "";
+	int err;
+
+	if (p->go)
+		return true;
+	if (p->go_failed)
+		return false;
+	err = pw_go_proc__new(p->pid, &p->go, why, sizeof(why));
+	if (!err)
+		return true;
+	p->go_failed = true;
+	if (err == -ESRCH) {
+		c->drops.n[PW_DROP_PROC_GONE]++;
+		return false;
+	}
+	if (err == -ENOTSUP) {
+		/* Not Go (or a kernel thread): nothing was lost. */
+		if (c->opts.goroutines == PW_GO_ON && !c->opts.quiet)
+			pw_err("pid %u (%s): not a Go binary; thread sites only", p->pid, p->comm);
+		return false;
+	}
+	/* A Go binary we cannot read (unsupported release, corrupt, no access): say so once. */
+	c->drops.n[PW_DROP_GO_PROC]++;
+	if (!c->opts.quiet)
+		pw_err("pid %u (%s): goroutines not read: %s; thread sites only", p->pid, p->comm,
+		       why[0] ? why : strerror(-err));
+	return false;
+}
+
+static int scan_go_proc(struct pw_collector *c, struct proc *p, double now)
+{
+	struct pw_go_stats st = {0};
+	struct pw_goroutine *gs = NULL;
+	struct go_seen *seen;
+	int n = 0, i, err;
+
+	err = pw_go_proc__scan(p->go, &gs, &n, &st);
+	c->drops.n[PW_DROP_GOROUTINE] += st.bad_g + st.read_errors;
+	c->drops.n[PW_DROP_UNWIND] += st.unwind_errors;
+	if (err) {
+		if (err == -ENOMEM)
+			return err;
+		if (err == -ESRCH) {
+			c->drops.n[PW_DROP_PROC_GONE]++;
+			return 0;
+		}
+		c->drops.n[PW_DROP_GO_PROC]++;
+		if (!p->go_warned && !c->opts.quiet)
+			pw_err("pid %u (%s): cannot read its goroutine list: %s", p->pid, p->comm,
+			       strerror(-err));
+		p->go_warned = true;
+		return 0;
+	}
+	seen = n ? calloc(n, sizeof(*seen)) : NULL;
+	if (n && !seen) {
+		free(gs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		const struct pw_goroutine *g = &gs[i];
+		const struct go_seen *old = find_seen(p, g->goid);
+		struct member *m;
+
+		seen[i].goid = g->goid;
+		seen[i].sig = park_sig(g);
+		seen[i].waitsince = g->waitsince_ns;
+		/*
+		 * Same goroutine, same place, and the runtime's waitsince has not
+		 * moved (running clears it, the next GC stamps it anew): still the
+		 * same park as far as anyone outside can tell.
+		 */
+		if (old && old->sig == seen[i].sig &&
+		    (!old->waitsince || old->waitsince == g->waitsince_ns))
+			seen[i].first = old->first;
+		else
+			seen[i].first = now;
+		c->parked_go++;
+		m = new_member(c);
+		if (!m) {
+			free(seen);
+			free(gs);
+			return -ENOMEM;
+		}
+		m->p = p;
+		m->kind = PW_KIND_GOROUTINE;
+		m->frames = g->frames;
+		m->nframes = g->nframes;
+		m->ns_pid = p->ns_pid;
+		m->wait = g->wait_reason ? g->wait_reason : pw_intern("unknown");
+		if (g->waitsince_ns > 0) {
+			m->age = now - g->waitsince_ns / 1e9;
+			if (m->age < 0)
+				m->age = 0;
+		} else {
+			/* The runtime has not stamped it (no GC since it parked): since we saw it.
+			 */
+			m->age = now - seen[i].first;
+			m->lower_bound = true;
+		}
+		/* Like threads: a known-young park is counted, not sited. */
+		if (!m->lower_bound && m->age < c->opts.min_age_s)
+			c->nm--;
+	}
+	free(gs);
+	qsort(seen, n, sizeof(*seen), cmp_seen);
+	free(p->seen);
+	p->seen = seen;
+	p->nseen = n;
+	return 0;
+}
+
+/* Goroutines of the Go processes among those with parked threads in this scan. */
+static int scan_goroutines(struct pw_collector *c)
+{
+	double now = mono_now();
+	size_t i;
+	int err;
+
+	for (i = 0; i < c->procs.cap; i++) {
+		struct proc *p = c->procs.slot[i];
+
+		if (!p || p->scan != c->scan || p->filtered_out || !go_attach(c, p))
+			continue;
+		err = scan_go_proc(c, p, now);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 {
 	size_t i, j, nsites = 0;
 	int err = 0;
 
 	memset(snap, 0, sizeof(*snap));
+	if (c->opts.goroutines != PW_GO_OFF) {
+		err = scan_goroutines(c);
+		if (err)
+			return err;
+	}
 	for (i = 0; i < c->nm; i++) {
 		struct member *m = &c->m[i];
 
-		m->key = pw_site_key(m->p->pid, m->p->start_time, PW_KIND_THREAD, m->wait,
-				     m->t->frames, m->t->nframes, m->t->kframes, m->t->nkframes);
+		m->key = pw_site_key(m->p->pid, m->p->start_time, m->kind, m->wait, m->frames,
+				     m->nframes, m->kframes, m->nkframes);
 	}
 	if (c->nm) /* qsort(NULL, 0) is undefined behaviour */
 		qsort(c->m, c->nm, sizeof(*c->m), cmp_member);
@@ -576,6 +800,7 @@ int pw_collector__finish(struct pw_collector *c, struct pw_snapshot *snap)
 	count_bad_modules(c);
 	free_retired(c);
 	snap->parked_threads = c->parked;
+	snap->parked_goroutines = c->parked_go;
 	snap->drops = c->drops;
 	tbl_expire(&c->thrs, c->scan, false);
 	tbl_expire(&c->procs, c->scan, true);

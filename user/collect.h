@@ -21,6 +21,8 @@ struct pw_collect_opts {
 	/* With --futex-events: per-word wait/wake counts come from here (borrowed), else NULL. */
 	struct pw_tracer *futex_counts;
 	bool quiet; /* no warnings on stderr (top: they would tear the screen) */
+	enum pw_go_mode
+		goroutines; /* read the goroutines of Go processes that have parked threads */
 };
 
 int pw_collector__new(const struct pw_collect_opts *opts, struct pw_collector **out);

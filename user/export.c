@@ -58,6 +58,7 @@ static const char usage[] =
 	"                          growth or leak-suspect series\n"
 	"  -d, --duration DUR      stop after this long (default: until SIGTERM)\n"
 	"      --futex-events      also trace futex syscalls (see 'parkwatch snapshot --help')\n"
+	"      --goroutines MODE   auto (Go processes), on (say which are not Go), off\n"
 	"  -v, --verbose           libbpf's messages\n"
 	"  -h, --help              this text\n"
 	"\n"

@@ -1501,7 +1501,7 @@ int pw_go_binary__open(const char *path, struct pw_go_binary **out, char *errbuf
 	if (!b->rel) {
 		set_err(errbuf, errlen, "%s: built by %s; goroutines are supported for go1.19 only",
 			path, b->info.version);
-		err = -ENOTSUP;
+		err = -EPROTONOSUPPORT;
 		goto fail;
 	}
 	err = find_pclntab(&im, &b->tab, &b->info.pclntab);

@@ -98,8 +98,9 @@ struct pw_go_stats {
  * another mount namespace or deleted), checks it is a supported Go binary,
  * finds the runtime's data in it and reads the goroutine list's header once.
  * Costs a few ms (the pclntab is copied, DWARF read when present): keep one
- * per process. Returns 0; -ENOTSUP when the binary is not Go or not a
- * supported release/architecture; -ESRCH when the process is gone; -EPERM
+ * per process. Returns 0; -ENOTSUP when the binary is not Go (or there is
+ * none: a kernel thread); -EPROTONOSUPPORT when it is Go but not a supported
+ * release; -ESRCH when the process is gone; -EPERM
  * when its memory may not be read; other -errno when it is unreadable or
  * corrupt. errbuf gets a one-line reason on failure (may be NULL).
  */

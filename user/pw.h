@@ -33,6 +33,13 @@ enum pw_kind {
 	PW_KIND_GOROUTINE = 1,
 };
 
+/* --goroutines: read the goroutines of Go processes. */
+enum pw_go_mode {
+	PW_GO_AUTO = 0, /* Go binaries; one line only for a Go binary we cannot read */
+	PW_GO_ON,	/* also one line for each scanned process that is not Go */
+	PW_GO_OFF,
+};
+
 /* Named drop counters; every output format shows all of them. */
 enum pw_drop {
 	PW_DROP_TASK_STORAGE = 0, /* BPF task storage could not be created */
@@ -44,6 +51,8 @@ enum pw_drop {
 	PW_DROP_MODULE,		  /* a mapped binary could not be read */
 	PW_DROP_PROC_GONE,	  /* process exited during the scan */
 	PW_DROP_SITE_TABLE,	  /* site table full */
+	PW_DROP_GO_PROC,	  /* a Go process whose goroutines could not be read */
+	PW_DROP_GOROUTINE,	  /* a goroutine that could not be read consistently */
 	PW_DROP_MAX,
 };
 

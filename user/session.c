@@ -22,6 +22,7 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 		.min_age_s = cli->min_age_s,
 		.comm = cli->comm,
 		.quiet = quiet,
+		.goroutines = cli->goroutines,
 	};
 	int err;
 

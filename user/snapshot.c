@@ -30,6 +30,8 @@ static const char usage[] =
 	"  -f, --folded         folded stacks for flamegraph.pl / speedscope; drops on stderr\n"
 	"      --futex-events   also trace futex syscalls (word park/wake counts; ~9%% cost on\n"
 	"                       futex-heavy work, off by default)\n"
+	"      --goroutines MODE  goroutine sites of Go processes: auto (default), on (also say\n"
+	"                       which processes are not Go), off\n"
 	"      --futex-words N  capacity of the per-word futex map (default 65536)\n"
 	"      --frames N       frames shown per site in the table (default 4)\n"
 	"  -v, --verbose        libbpf's messages\n"

@@ -121,6 +121,8 @@ static const char usage[] =
 	"  -d, --duration DUR   quit after this long (default: until q or Ctrl-C)\n"
 	"  -j, --json           watch's JSON lines instead of the live view\n"
 	"      --futex-events   also trace futex syscalls (see 'parkwatch snapshot --help')\n"
+	"      --goroutines MODE  goroutine sites of Go processes: auto (default), on (also say\n"
+	"                       which processes are not Go), off\n"
 	"  -v, --verbose        libbpf's messages\n"
 	"  -h, --help           this text\n"
 	"\n"

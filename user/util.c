@@ -108,6 +108,8 @@ static const char *const drop_names[] = {
 	[PW_DROP_MODULE] = "module",
 	[PW_DROP_PROC_GONE] = "proc_gone",
 	[PW_DROP_SITE_TABLE] = "site_table",
+	[PW_DROP_GO_PROC] = "go_proc",
+	[PW_DROP_GOROUTINE] = "goroutine",
 };
 
 /* A drop appended to the enum without a name breaks the build; the unit test checks the rest. */

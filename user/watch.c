@@ -350,6 +350,8 @@ static const char usage[] =
 	"  -m, --min-age DUR    only threads parked this long count (default 1s)\n"
 	"  -j, --json           one JSON object per sample (schema 1, see README)\n"
 	"      --futex-events   also trace futex syscalls (see 'parkwatch snapshot --help')\n"
+	"      --goroutines MODE  goroutine sites of Go processes: auto (default), on (also say\n"
+	"                       which processes are not Go), off\n"
 	"  -v, --verbose        libbpf's messages\n"
 	"  -h, --help           this text\n"
 	"\n"

@@ -772,10 +772,10 @@ static void test_binary_unsupported(void **state)
 	v = (char *)memmem(d + off, blen, "go1.19", 6);
 	assert_non_null(v);
 	memcpy(v, "go1.20", 6);
-	assert_int_equal(open_copy(d, len, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(open_copy(d, len, err, sizeof(err)), -EPROTONOSUPPORT);
 	assert_non_null(strstr(err, "go1.20"));
 	memcpy(v, "go1.190", 7);
-	assert_int_equal(open_copy(d, len, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(open_copy(d, len, err, sizeof(err)), -EPROTONOSUPPORT);
 	free(bi);
 	free(d);
 

@@ -182,12 +182,14 @@ static void test_json_contract(void **state)
 		 "assert o['elapsed_s'] == 12.0 and o['interval_s'] == 1.0\n"
 		 "assert o['parked_threads'] == 1234 and o['parked_goroutines'] == 0\n"
 		 "assert list(o['drops']) == ['task_storage', 'futex_map', 'user_stack',"
-		 " 'kernel_stack', 'scan_record', 'unwind', 'module', 'proc_gone', 'site_table']\n"
+		 " 'kernel_stack', 'scan_record', 'unwind', 'module', 'proc_gone', 'site_table',"
+		 " 'go_proc', 'goroutine']\n"
 		 "assert o['drops']['unwind'] == 3 and sum(o['drops'].values()) == 3\n"
 		 "s = o['sites'][0]\n"
 		 "assert list(s) == ['id', 'kind', 'pid', 'ns_pid', 'comm', 'wait', 'site', "
 		 "'frames',"
-		 " 'kernel_frames', 'count', 'futex_words', 'futex_op', 'timed_waits', 'futex_waits', 'futex_wakes',"
+		 " 'kernel_frames', 'count', 'futex_words', 'futex_op', 'timed_waits', "
+		 "'futex_waits', 'futex_wakes',"
 		 " 'oldest_age_s', 'median_age_s',"
 		 " 'age_is_lower_bound', 'growth_per_min', 'trend', 'leak_suspect'], list(s)\n"
 		 "assert s['id'] == '00c0ffee12345678'\n"
@@ -370,7 +372,7 @@ static void test_json_empty_snapshot(void **state)
 	struct pw_snapshot snap = snap_of(NULL, 0);
 	char *out = render(pw_output_json, &snap);
 
-	py_check(out, "assert o['sites'] == [] and len(o['drops']) == 9\n");
+	py_check(out, "assert o['sites'] == [] and len(o['drops']) == 11\n");
 	free(out);
 }
 
@@ -489,7 +491,7 @@ static void test_drops_line(void **state)
 	fclose(f);
 	assert_string_equal(buf, "drops: task_storage=18446744073709551615 futex_map=0 "
 				 "user_stack=0 kernel_stack=0 scan_record=0 unwind=0 module=0 "
-				 "proc_gone=0 site_table=7\n");
+				 "proc_gone=0 site_table=7 go_proc=0 goroutine=0\n");
 	free(buf);
 }
 

@@ -53,9 +53,9 @@ static void test_intern_survives_growth(void **state)
 
 static void test_drop_names(void **state)
 {
-	static const char *const want[] = {"task_storage", "futex_map",	  "user_stack",
-					   "kernel_stack", "scan_record", "unwind",
-					   "module",	   "proc_gone",	  "site_table"};
+	static const char *const want[] = {
+		"task_storage", "futex_map", "user_stack", "kernel_stack", "scan_record", "unwind",
+		"module",	"proc_gone", "site_table", "go_proc",	   "goroutine"};
 	int i, j;
 
 	assert_int_equal(sizeof(want) / sizeof(want[0]), PW_DROP_MAX);
