@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include "diff.h"
+#include "util.h"
 
 #define TEXT_WIDTH 100
 /* Enough for any message built here: names and values in messages are clipped. */
@@ -70,45 +71,6 @@ static void prefix_err(char *err, size_t errlen, const char *prefix)
 }
 
 /*
- * Decodes the well-formed UTF-8 sequence at p (at most n bytes) into *cp and
- * returns its length, or 0 when malformed (overlong, surrogate, > U+10FFFF).
- */
-static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
-{
-	size_t len, i;
-	uint32_t c;
-
-	if (p[0] < 0x80) {
-		*cp = p[0];
-		return 1;
-	}
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		c = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		c = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		c = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/*
  * Code points a terminal acts on instead of drawing: C0/C1 controls, DEL,
  * line/paragraph separators and the bidi overrides that can make a name
  * read as something else ("Trojan Source").
@@ -132,7 +94,7 @@ static size_t clip(const char *s, size_t max, char *out)
 
 	/* First pass: does it fit? Then the cut leaves one column for "…". */
 	for (i = 0; i < n; i += k, total++)
-		k = utf8_decode(p + i, n - i, &cp) ?: 1;
+		k = pw_utf8_decode(p + i, n - i, &cp) ?: 1;
 	for (i = 0; i < n && max; i += k) {
 		if (total > max && cols == max - 1) {
 			memcpy(out + o, "…", 3);
@@ -140,7 +102,7 @@ static size_t clip(const char *s, size_t max, char *out)
 			cols++;
 			break;
 		}
-		k = utf8_decode(p + i, n - i, &cp);
+		k = pw_utf8_decode(p + i, n - i, &cp);
 		if (!k || cp_is_control(cp)) {
 			out[o++] = '?';
 			k = k ?: 1;
@@ -972,7 +934,7 @@ static size_t text_cols(const char *s)
 	uint32_t cp;
 
 	for (i = 0; i < n; i += k, cols++)
-		k = utf8_decode(p + i, n - i, &cp) ?: 1;
+		k = pw_utf8_decode(p + i, n - i, &cp) ?: 1;
 	return cols;
 }
 
@@ -1196,7 +1158,7 @@ static json_t *jstr(const char *s)
 	if (!buf)
 		return NULL;
 	for (i = 0; i < n; i += k) {
-		k = utf8_decode(p + i, n - i, &cp);
+		k = pw_utf8_decode(p + i, n - i, &cp);
 		if (k) {
 			memcpy(buf + o, p + i, k);
 			o += k;

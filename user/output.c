@@ -13,43 +13,6 @@
 
 /* ---- shared helpers ---- */
 
-/*
- * Length of the well-formed UTF-8 sequence at p (at most n bytes), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are malformed:
- * JSON parsers reject them, and a terminal may not.
- */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *s = strrchr(path, '/');
@@ -138,7 +101,7 @@ static void json_strn(FILE *f, const char *s, size_t n)
 			/* DEL is legal JSON, escaped anyway so `jq -r` cannot emit it raw. */
 			fprintf(f, "\\u%04x", c);
 			i++;
-		} else if ((k = utf8_len(p + i, n - i))) {
+		} else if ((k = pw_utf8_decode(p + i, n - i, NULL))) {
 			fwrite(p + i, 1, k, f);
 			i += k;
 		} else {
@@ -327,7 +290,7 @@ static void folded_name(FILE *f, const char *s, size_t n)
 		if (p[i] <= ' ' || p[i] == ';' || p[i] == 0x7f) {
 			fputc('_', f);
 			i++;
-		} else if ((k = utf8_len(p + i, n - i))) {
+		} else if ((k = pw_utf8_decode(p + i, n - i, NULL))) {
 			fwrite(p + i, 1, k, f);
 			i += k;
 		} else {
@@ -423,7 +386,7 @@ static int term_sanitize(const char *s, size_t n, char *out, size_t outlen)
 	int cols = 0;
 
 	while (s && i < n && p[i] && o + 5 <= outlen) {
-		k = utf8_len(p + i, n - i);
+		k = pw_utf8_decode(p + i, n - i, NULL);
 		/* U+0080..U+009F: C1 controls, CSI (U+009B) among them. */
 		if (!k || p[i] < 0x20 || p[i] == 0x7f || (p[i] == 0xc2 && p[i + 1] < 0xa0)) {
 			out[o++] = '?';
@@ -462,7 +425,7 @@ static void put_cell(FILE *f, const char *s, size_t n, int width, bool right, bo
 		return;
 	/* width - 1 characters, then the ellipsis. */
 	for (i = 0; i < width - 1; i++) {
-		size_t k = utf8_len(p, strlen((const char *)p));
+		size_t k = pw_utf8_decode(p, strlen((const char *)p), NULL);
 
 		fwrite(p, 1, k, f);
 		p += k;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "prom.h"
 #include "sitelabel.h"
+#include "util.h"
 
 /* U+FFFD REPLACEMENT CHARACTER, spelled in UTF-8 bytes. */
 #define REPLACEMENT "\xef\xbf\xbd"
@@ -25,41 +26,6 @@ struct series {
 	double growth_per_min;
 	bool leak_suspect;
 };
-
-/*
- * Length of the well-formed UTF-8 sequence at p (n bytes available), or 0.
- * Overlong forms, surrogates and code points past U+10FFFF are malformed:
- * Prometheus' parser (Go's utf8.ValidString) rejects them.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	static const struct {
-		unsigned char lead_lo, lead_hi;
-		size_t len;
-		uint32_t min;
-	} forms[] = {
-		{0xc2, 0xdf, 2, 0x80},
-		{0xe0, 0xef, 3, 0x800},
-		{0xf0, 0xf4, 4, 0x10000},
-	};
-	size_t f, i;
-	uint32_t cp;
-
-	for (f = 0; f < 3; f++)
-		if (p[0] >= forms[f].lead_lo && p[0] <= forms[f].lead_hi)
-			break;
-	if (f == 3 || n < forms[f].len)
-		return 0;
-	cp = p[0] & (0x7f >> forms[f].len);
-	for (i = 1; i < forms[f].len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < forms[f].min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return forms[f].len;
-}
 
 void pw_prom_escape(FILE *f, const char *s, size_t n)
 {
@@ -83,7 +49,7 @@ void pw_prom_escape(FILE *f, const char *s, size_t n)
 		} else if (c < 0x80) {
 			fputc(c, f);
 			i++;
-		} else if ((k = utf8_seq(p + i, strnlen(s + i, n - i)))) {
+		} else if ((k = pw_utf8_decode(p + i, strnlen(s + i, n - i), NULL))) {
 			fwrite(p + i, 1, k, f);
 			i += k;
 		} else {

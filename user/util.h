@@ -46,6 +46,14 @@ int pw_parse_int(const char *s, long min, long max, long *out);
 uint64_t pw_hash64(const void *data, size_t len, uint64_t seed);
 
 /*
+ * Decodes the well-formed UTF-8 sequence at p (at most n bytes, n >= 1): its
+ * length, and its code point in *cp when cp is not NULL; 0 when malformed.
+ * Overlong forms, surrogates and code points past U+10FFFF are malformed: JSON
+ * parsers and Prometheus' (Go's utf8.ValidString) reject them, a terminal may not.
+ */
+size_t pw_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
+
+/*
  * Human age: "850ms", "41s", "2m05s", "2h13m", "3d04h"; prefixed by "≥ " when
  * the age is a lower bound. Truncates (never rounds up) so an age is never
  * overstated. Negative ages print as "0ms", NaN as "?".
