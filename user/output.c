@@ -481,8 +481,12 @@ static void table_row(FILE *f, const struct pw_site *s, int site_w, int max_fram
 	pw_format_age(s->oldest_age_s, s->age_is_lower_bound, age, sizeof(age));
 	put_str(f, age, COL_OLDEST, true, true);
 	fputc(' ', f);
-	snprintf(num, sizeof(num), "%d", s->pid);
-	put_str(f, num, COL_PID, true, true);
+	/* A process in another pid namespace (a container): host pid/its own pid. */
+	if (s->ns_pid > 0 && s->ns_pid != s->pid)
+		snprintf(num, sizeof(num), "%d/%d", s->pid, s->ns_pid);
+	else
+		snprintf(num, sizeof(num), "%d", s->pid);
+	fprintf(f, "%*s", COL_PID, num);
 	fputc(' ', f);
 	put_cell(f, s->comm, comm_len(s), COL_COMM, false, true);
 	fputc(' ', f);

@@ -67,6 +67,8 @@ if wait_for "$TMP/n.log" '^LEAKED_DONE' 60; then
 		test "$(site_count "$TMP/n.json" fetch_worker)" = $LEAKS
 	check "container: host pid and namespace pid reported" \
 		test "$(jq -r '[.sites[0].pid, .sites[0].ns_pid] | map(tostring) | join(" ")' "$TMP/n.json")" = "$npid 1"
+	"$PW" snapshot -p "$npid" --frames 0 >"$TMP/n.txt" 2>&1
+	check "container: the table shows host pid/namespace pid" grep -q " $npid/1 .*fetch_worker" "$TMP/n.txt"
 	kill -9 "$npid"
 else
 	fail "container workload did not start: $(head -2 "$TMP/n.log")"
