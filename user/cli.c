@@ -3,9 +3,11 @@
 #include <getopt.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -196,6 +198,11 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 	return PW_EXIT_OK;
 }
 
+static bool has_cap(const struct __user_cap_data_struct data[2], int c)
+{
+	return data[c / 32].effective & (1U << (c % 32));
+}
+
 int pw_check_privileges(const struct pw_cli *cli)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -208,8 +215,8 @@ int pw_check_privileges(const struct pw_cli *cli)
 		{CAP_PERFMON, "CAP_PERFMON"},
 		/* read other users' /proc/PID/mem and /proc/PID/root */
 		{CAP_SYS_PTRACE, "CAP_SYS_PTRACE"},
-		/* /proc/PID/map_files, and mounting tracefs when it is missing */
-		{CAP_SYS_ADMIN, "CAP_SYS_ADMIN"},
+		/* /proc/PID/map_files (deleted binaries); CAP_SYS_ADMIN also opens them */
+		{CAP_CHECKPOINT_RESTORE, "CAP_CHECKPOINT_RESTORE"},
 		/* without it /proc/kallsyms reads as zeros: kernel frames would be bare addresses
 		 */
 		{CAP_SYSLOG, "CAP_SYSLOG"},
@@ -222,7 +229,9 @@ int pw_check_privileges(const struct pw_cli *cli)
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		int c = need[i].cap;
 
-		if (!(data[c / 32].effective & (1U << (c % 32)))) {
+		if (c == CAP_CHECKPOINT_RESTORE && has_cap(data, CAP_SYS_ADMIN))
+			continue;
+		if (!has_cap(data, c)) {
 			if (missing[0])
 				strncat(missing, ", ", sizeof(missing) - strlen(missing) - 1);
 			strncat(missing, need[i].name, sizeof(missing) - strlen(missing) - 1);
@@ -232,4 +241,42 @@ int pw_check_privileges(const struct pw_cli *cli)
 		return 0;
 	pw_err("missing %s (run with sudo)", missing);
 	return -EPERM;
+}
+
+int pw_drop_privileges(bool keep_dac_override)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {}, keep[2] = {};
+	/*
+	 * What scans still need once BPF is loaded and attached and the kernel
+	 * symbols file is open (kallsyms decided at open time what it shows):
+	 * bpf() for the iterator and the maps, ptrace access to read processes'
+	 * memory, binaries and map_files, and reading files of other users.
+	 */
+	int want[] = {CAP_BPF,	     CAP_SYS_PTRACE,  CAP_CHECKPOINT_RESTORE, CAP_DAC_READ_SEARCH,
+		      CAP_SYS_ADMIN, CAP_DAC_OVERRIDE};
+	size_t i;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int c = want[i];
+
+		/* map_files: CAP_SYS_ADMIN only where there is no CAP_CHECKPOINT_RESTORE. */
+		if (c == CAP_SYS_ADMIN && has_cap(data, CAP_CHECKPOINT_RESTORE))
+			continue;
+		/* Writing a textfile into a directory another user owns (export). */
+		if (c == CAP_DAC_OVERRIDE && !keep_dac_override)
+			continue;
+		if (has_cap(data, c)) {
+			keep[c / 32].effective |= 1U << (c % 32);
+			keep[c / 32].permitted |= 1U << (c % 32);
+		}
+	}
+	/* Gone from the permitted set too, and no exec can bring them back. */
+	if (syscall(SYS_capset, &hdr, keep))
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
 }

@@ -31,12 +31,19 @@ struct pw_cli {
 	int max_frames;	      /* frames shown per site in the table */
 	unsigned futex_words; /* capacity of the per-word futex map, 0 = default */
 	enum pw_go_mode goroutines;
+	bool writes_files; /* export: keeps CAP_DAC_OVERRIDE for its textfile directory */
 };
 
 /* Parses the common options; returns PW_EXIT_OK, or an exit code after printing why. */
 int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, struct pw_cli *cli);
 /* One line naming the capabilities that are missing, or 0 when all are there. */
 int pw_check_privileges(const struct pw_cli *cli);
+/*
+ * After set-up (BPF attached, kallsyms open): keep only CAP_BPF, CAP_SYS_PTRACE,
+ * CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN without it), CAP_DAC_READ_SEARCH and,
+ * when asked, CAP_DAC_OVERRIDE, of those the process has; set no_new_privs. 0 or -errno.
+ */
+int pw_drop_privileges(bool keep_dac_override);
 
 int pw_cmd_snapshot(int argc, char **argv);
 

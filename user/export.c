@@ -461,6 +461,7 @@ int pw_cmd_export(int argc, char **argv)
 		return PW_EXIT_FAIL;
 	}
 	pw_install_stop_handlers();
+	ex.cli.writes_files = true;
 	if (pw_session__open(&ex.cli, false, &ss))
 		goto out;
 	ex.tracer = ss.tracer;

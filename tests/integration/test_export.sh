@@ -185,8 +185,14 @@ rm -f "$F"
 "$PW" export -i 1s --textfile-dir "$TF" -p "$WPID" 2>"$TMP/term.err" &
 xp=$!
 PIDS+=("$xp")
-sleep 3
-ids=$(prog_ids $xp)
+# Mid-run means attached and its first file written: polled, a sanitizer build is slow to start.
+ids=
+for _ in $(seq 600); do
+	[ -e "$F" ] && complete "$F" && ids=$(prog_ids $xp) && [ -n "$ids" ] && break
+	kill -0 $xp 2>/dev/null || break
+	sleep 0.1
+done
+check "SIGTERM: the exporter wrote its first file" complete "$F"
 check "SIGTERM: the exporter holds BPF programs while it runs" test -n "$ids"
 kill -TERM $xp
 for _ in $(seq 20); do

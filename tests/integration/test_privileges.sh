@@ -20,7 +20,7 @@ fi
 # its "Privileges" section names before "Without them it stops ...".
 DOC=$(sed -n '/^## Privileges/,/^## /p' README.md | sed '/Without them/q' | grep -oE 'CAP_[A-Z_]+' |
 	sort -u)
-[ -n "$DOC" ] || DOC=$(printf '%s\n' CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_SYS_ADMIN)
+[ -n "$DOC" ] || DOC=$(printf '%s\n' CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_SYSLOG)
 echo "  info  documented: $(echo $DOC)"
 # setpriv spells CAP_SYS_PTRACE as +sys_ptrace.
 capspec() { # CAP... -> "+bpf,+perfmon,..."
@@ -85,6 +85,41 @@ as_root_bounded "$caps" "$PW" snapshot -p "$LPID" --json >"$TMP/r.json" 2>"$TMP/
 rc=$?
 check "root bounded to $(echo $DOC): snapshot exits 0 (got $rc: $(head -1 "$TMP/r.err"))" test $rc = 0
 [ $rc = 0 ] && snapshot_checks "root bounded" "$TMP/r.json"
+
+# After set-up only CAP_BPF, CAP_SYS_PTRACE, CAP_CHECKPOINT_RESTORE (and CAP_DAC_READ_SEARCH,
+# which full root has) stay, in the permitted set too, and no_new_privs is on: full root here.
+capbits() { # CAP_NAME... -> hex mask as /proc/PID/status prints it
+	local m=0 c n
+	for c in "$@"; do
+		n=$(sed -n "s/^#define $c[[:space:]]*\([0-9]*\).*/\1/p" /usr/include/linux/capability.h)
+		m=$((m | (1 << n)))
+	done
+	printf '%016x' $m
+}
+want=$(capbits CAP_BPF CAP_SYS_PTRACE CAP_CHECKPOINT_RESTORE CAP_DAC_READ_SEARCH)
+"$PW" watch -p "$LPID" -i 1s -d 4s --json >"$TMP/dw.json" 2>"$TMP/dw.err" &
+wp=$!
+for ((i = 0; i < 50; i++)); do
+	eff=$(sed -n 's/^CapEff:\t//p' /proc/$wp/status 2>/dev/null)
+	[ -n "$eff" ] && [ "$eff" != 000001ffffffffff ] && [ "$(jq -s length "$TMP/dw.json")" -ge 1 ] && break
+	sleep 0.1
+done
+prm=$(sed -n 's/^CapPrm:\t//p' /proc/$wp/status)
+nnp=$(sed -n 's/^NoNewPrivs:\t//p' /proc/$wp/status)
+check "root: after set-up, effective capabilities are only the kept ones ($eff, want $want)" \
+	test "$eff" = "$want"
+check "root: and the permitted set too ($prm)" test "$prm" = "$want"
+check "root: no_new_privs set ($nnp)" test "$nnp" = 1
+wait $wp
+check "root: watch still scans after the drop (exit $?, $(jq -s '[.[-1].sites[] | select(.site // "" | startswith("fetch_worker")) | .count] | add' "$TMP/dw.json") leaked)" \
+	test "$(jq -s '[.[-1].sites[] | select(.site // "" | startswith("fetch_worker")) | .count] | add' "$TMP/dw.json")" = 6
+
+# diff reads two files: no capability at all.
+cp "$TMP/n.json" "$TMP/r.json" "$PUB/" && chmod 644 "$PUB/n.json" "$PUB/r.json"
+as_nobody "" "$PW" diff "$PUB/n.json" "$PUB/r.json" >"$TMP/diff.out" 2>"$TMP/diff.err"
+rc=$?
+check "uid $NOBODY without any capability: diff exits 0 (got $rc: $(head -1 "$TMP/diff.err"))" \
+	test $rc = 0 -a -s "$TMP/diff.out"
 
 # export as the unprivileged user, into a directory it owns.
 as_nobody "$caps" "$PW" export --once --textfile-dir "$PUB/tf" -p "$LPID" >"$TMP/x.out" 2>"$TMP/x.err"

@@ -44,11 +44,16 @@ kill -9 "$WPID"
 
 # SIGINT ends watch cleanly with its summary.
 start leaky "$TMP/s.log" --pool 2 || finish
-before=$(pw_prog_ids)
 "$PW" watch -p "$WPID" -i 1s >"$TMP/s.txt" 2>&1 &
 wp=$!
-sleep 3
-mine=$(new_ids "$before" "$(pw_prog_ids)")
+PIDS+=("$wp")
+# Its program ids once it has attached everything, i.e. printed its first sample (polled: a
+# sanitizer build takes seconds to get there). Read from its own fds, not a before/after diff
+# of every pw_ program on the host, which another parkwatch running meanwhile would join.
+own_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u; }
+wait_for "$TMP/s.txt" 'parked=' 60 || fail "SIGINT: no sample from watch in 60 s: $(tail -1 "$TMP/s.txt")"
+mine=$(own_prog_ids $wp)
+check "SIGINT: watch holds its BPF programs while it runs ($(echo $mine))" test -n "$mine"
 kill -INT $wp
 wait $wp
 check "SIGINT: exit 0" test $? = 0
