@@ -103,10 +103,10 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libpw.a | $(OUTPUT)/tests
 
 # Workloads: built as Debian builds programs (-O2 -g: no frame pointers) and
 # again with frame pointers, so both unwinding paths are exercised.
-$(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
+$(OUTPUT)/workloads/%: tests/workloads/%.c tests/workloads/wl.h | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread -Wall -Werror $< -o $@
-$(OUTPUT)/workloads/%-fp: tests/workloads/%.c | $(OUTPUT)/workloads
+$(OUTPUT)/workloads/%-fp: tests/workloads/%.c tests/workloads/wl.h | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -pthread -Wall -Werror $< -o $@
 
@@ -191,7 +191,7 @@ install: all
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/parkwatch/README.md
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/workloads/*.c
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/workloads/*.c tests/workloads/*.h
 
 clean:
 	rm -rf $(OUTPUT) $(SAN_OUTPUT)

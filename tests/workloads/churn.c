@@ -24,22 +24,13 @@
  *   DONE created=<n> joined=<n>       --duration elapsed, every thread joined; then exit(0)
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <getopt.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+#define WL_NAME "churn"
+#include "wl.h"
 
-/* noipa (GCC): no inlining, no clones, no identical-code folding: the names are the sites. */
-#if defined(__has_attribute) && __has_attribute(noipa)
-#define NOINLINE __attribute__((noinline, noipa))
-#else
-#define NOINLINE __attribute__((noinline))
-#endif
 #define STACK_SIZE (64 * 1024)
+#define USAGE                                                                                      \
+	"usage: churn [--threads N] [--duration S] [--park-us US] [--park sleep|cond]\n"           \
+	"       churn [--threads N] --exec-after S PROG [ARG...]\n"
 
 static volatile int stop;
 static long park_us = 100;
@@ -49,22 +40,7 @@ static pthread_mutex_t never_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t never_cv = PTHREAD_COND_INITIALIZER;
 static pthread_attr_t attr;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int err)
-{
-	printf("ERROR %s: %s\n", what, strerror(err));
-	fflush(stdout);
-	exit(1);
-}
-
-static NOINLINE void *short_lived(void *arg)
+static NOINLINE void *short_lived(void *arg __attribute__((unused)))
 {
 	struct timespec until;
 
@@ -82,7 +58,7 @@ static NOINLINE void *short_lived(void *arg)
 	return NULL;
 }
 
-static NOINLINE void *spawner(void *arg)
+static NOINLINE void *spawner(void *arg __attribute__((unused)))
 {
 	pthread_t t;
 	int err;
@@ -94,62 +70,26 @@ static NOINLINE void *spawner(void *arg)
 			continue;
 		}
 		if (err)
-			die("pthread_create", err);
+			wl_die("pthread_create", err);
 		__atomic_add_fetch(&created, 1, __ATOMIC_RELAXED);
 		err = pthread_join(t, NULL);
 		if (err)
-			die("pthread_join", err);
+			wl_die("pthread_join", err);
 		__atomic_add_fetch(&joined, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
 
-/* Parks until the deadline: nanosleep in a loop, so a signal cannot cut it short. */
+/* Parks until the deadline (WL_SLEEP_UNTIL: a signal cannot cut it short). */
 static NOINLINE void park_until(double deadline)
 {
-	struct timespec ts;
-	double left;
-
-	while ((left = deadline - now_s()) > 0) {
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);
-	}
+	WL_SLEEP_UNTIL(deadline);
 }
 
-/* Its own loop, so that the site is before_exec and not park_until. */
+/* Its own function, so that the site is before_exec and not park_until. */
 static NOINLINE void before_exec(double secs)
 {
-	double deadline = now_s() + secs, left;
-	struct timespec ts;
-
-	while ((left = deadline - now_s()) > 0) {
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);
-	}
-}
-
-static double parse_num(const char *s, const char *opt, double min)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < min) {
-		fprintf(stderr, "churn: bad value for --%s: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: churn [--threads N] [--duration S] [--park-us US] "
-			"[--park sleep|cond]\n"
-			"       churn [--threads N] --exec-after S PROG [ARG...]\n");
-	exit(2);
+	WL_SLEEP_UNTIL(wl_now() + secs);
 }
 
 int main(int argc, char **argv)
@@ -166,45 +106,39 @@ int main(int argc, char **argv)
 	double duration = 10, exec_after = -1, end;
 	long nthreads = 4, i;
 	pthread_t *sp;
-	int c, err;
+	int c;
 
 	/* "+": options stop at PROG, whose own options are its own. */
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			nthreads = (long)parse_num(optarg, "threads", 0);
+			nthreads = (long)wl_parse_double("threads", optarg, 0);
 			break;
 		case 'd':
-			duration = parse_num(optarg, "duration", 0);
+			duration = wl_parse_double("duration", optarg, 0);
 			break;
 		case 'u':
-			park_us = (long)parse_num(optarg, "park-us", 1);
+			park_us = (long)wl_parse_double("park-us", optarg, 1);
 			break;
 		case 'k':
 			if (strcmp(optarg, "sleep") && strcmp(optarg, "cond"))
-				usage();
+				wl_usage(USAGE);
 			park_cond = !strcmp(optarg, "cond");
 			break;
 		case 'e':
-			exec_after = parse_num(optarg, "exec-after", 0);
+			exec_after = wl_parse_double("exec-after", optarg, 0);
 			break;
 		default:
-			usage();
+			wl_usage(USAGE);
 		}
 	}
 	if ((exec_after >= 0) != (optind < argc))
-		usage();
+		wl_usage(USAGE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, STACK_SIZE);
-	sp = calloc(nthreads ? nthreads : 1, sizeof(*sp));
-	if (!sp)
-		die("calloc", ENOMEM);
-	for (i = 0; i < nthreads; i++) {
-		err = pthread_create(&sp[i], &attr, spawner, NULL);
-		if (err)
-			die("pthread_create", err);
-	}
+	wl_thread_attr(&attr, STACK_SIZE);
+	sp = wl_calloc(nthreads, sizeof(*sp));
+	for (i = 0; i < nthreads; i++)
+		wl_start_thread(&sp[i], &attr, spawner, NULL);
 	printf("READY pid=%d threads=%ld\n", getpid(), nthreads);
 	fflush(stdout);
 
@@ -213,9 +147,9 @@ int main(int argc, char **argv)
 		printf("EXEC %s\n", argv[optind]);
 		fflush(stdout);
 		execv(argv[optind], argv + optind);
-		die("execv", errno);
+		wl_die("execv", errno);
 	}
-	end = now_s() + duration;
+	end = wl_now() + duration;
 	park_until(end);
 	stop = 1;
 	for (i = 0; i < nthreads; i++)

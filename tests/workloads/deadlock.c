@@ -27,79 +27,21 @@
  * word listed above.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+#define WL_NAME "deadlock"
+#include "wl.h"
 
-/* noipa (GCC): no inlining, no .constprop/.isra clones, no identical-code folding. */
-#if defined(__has_attribute) && __has_attribute(noipa)
-#define NOINLINE __attribute__((noinline, noipa))
-#else
-#define NOINLINE __attribute__((noinline))
-#endif
 #define STACK_SIZE (256 * 1024)
+#define USAGE "usage: deadlock [--convoy N] [--duration S]\n"
 
 static pthread_mutex_t mutex_a = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t mutex_b = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t both_hold;
 static volatile pid_t ab_tid, ba_tid, *convoy_tids;
 
-static void die(const char *what, int err)
+/* Waits until thread *@tid sleeps in futex() on @mutex's word (its __data.__lock, at offset 0). */
+static void wait_on_mutex(volatile pid_t *tid, pthread_mutex_t *mutex)
 {
-	printf("ERROR %s: %s\n", what, strerror(err));
-	fflush(stdout);
-	exit(1);
-}
-
-/* Is thread @tid asleep in futex() on the word at @word? */
-static int task_in_futex(pid_t tid, const void *word)
-{
-	char path[64], buf[512], *p;
-	unsigned long arg0;
-	long sys;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || (p[2] != 'S' && p[2] != 'D'))
-		return 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return sscanf(buf, "%ld %lx", &sys, &arg0) == 2 && sys == SYS_futex &&
-	       arg0 == (uintptr_t)word;
-}
-
-static void wait_in_futex(volatile pid_t *tid, const void *word)
-{
-	struct timespec ms = { .tv_nsec = 1000000 };
-
-	while (!*tid || !task_in_futex(*tid, word))
-		nanosleep(&ms, NULL);
+	wl_wait_parked(tid, SYS_futex, mutex, sizeof(int));
 }
 
 /* Holds A, then blocks forever on B (futex word &mutex_b). */
@@ -135,90 +77,36 @@ static NOINLINE void *convoy(void *arg)
 	return NULL;
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: deadlock [--convoy N] [--duration S]\n");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "convoy", required_argument, NULL, 'c' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	double duration = -1, left;
-	struct timespec start, now, ts;
+	double duration = -1, start;
 	pthread_attr_t attr;
 	long nconvoy = 3, i;
 	pthread_t t;
-	char *end;
-	int c, err;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			nconvoy = strtol(optarg, &end, 10);
-			if (*end || end == optarg || nconvoy < 0)
-				usage();
-			break;
-		case 'd':
-			duration = strtod(optarg, &end);
-			if (*end || end == optarg || duration < 0)
-				usage();
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	wl_parse_count_duration(argc, argv, "convoy", &nconvoy, &duration, USAGE);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	convoy_tids = calloc(nconvoy ? nconvoy : 1, sizeof(pid_t));
-	if (!convoy_tids)
-		die("calloc", ENOMEM);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	start = wl_now();
+	convoy_tids = wl_calloc(nconvoy, sizeof(pid_t));
+	wl_thread_attr(&attr, STACK_SIZE);
 	pthread_barrier_init(&both_hold, NULL, 2);
 
-	err = pthread_create(&t, &attr, lock_ab, NULL);
-	if (!err)
-		err = pthread_create(&t, &attr, lock_ba, NULL);
-	if (err)
-		die("pthread_create", err);
-	wait_in_futex(&ab_tid, &mutex_b);
-	wait_in_futex(&ba_tid, &mutex_a);
+	wl_start_thread(&t, &attr, lock_ab, NULL);
+	wl_start_thread(&t, &attr, lock_ba, NULL);
+	wait_on_mutex(&ab_tid, &mutex_b);
+	wait_on_mutex(&ba_tid, &mutex_a);
 
-	for (i = 0; i < nconvoy; i++) {
-		err = pthread_create(&t, &attr, convoy, (void *)(intptr_t)i);
-		if (err)
-			die("pthread_create", err);
-	}
 	for (i = 0; i < nconvoy; i++)
-		wait_in_futex(&convoy_tids[i], &mutex_a);
+		wl_start_thread(&t, &attr, convoy, (void *)(intptr_t)i);
+	for (i = 0; i < nconvoy; i++)
+		wait_on_mutex(&convoy_tids[i], &mutex_a);
 
 	printf("WORDS mutex_a=%p mutex_b=%p\n", (void *)&mutex_a, (void *)&mutex_b);
 	printf("READY pid=%d convoy=%ld\n", getpid(), nconvoy);
 	fflush(stdout);
 
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = duration < 0 ? 3600 : duration - (now.tv_sec - start.tv_sec) -
-					     (now.tv_nsec - start.tv_nsec) / 1e9;
-		if (left <= 0)
-			break;
-		if (left > 3600)
-			left = 3600;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9) + 1;
-		if (ts.tv_nsec >= 1000000000L)
-			ts.tv_nsec = 999999999L;
-		nanosleep(&ts, NULL);
-	}
+	WL_SLEEP_UNTIL(wl_deadline(start, duration));
 	printf("EXIT\n");
 	fflush(stdout);
 	exit(0);

@@ -5,9 +5,9 @@
  *
  * handle_request() makes a per-request channel on the heap, starts fetch_worker() and waits for
  * the answer with chan_recv_timeout(). The fetch is slower than the timeout, so the handler gives
- * up and returns; the worker then blocks forever in its CHAN_SEND, because nobody will ever receive.
- * Each leaked worker waits on the condvar of its own channel: one distinct futex word per leak.
- * Its user stack is: glibc pthread_cond_wait frames -> fetch_worker -> start_thread.
+ * up and returns; the worker then blocks forever in its CHAN_SEND, because nobody will ever
+ * receive. Each leaked worker waits on the condvar of its own channel: one distinct futex word per
+ * leak. Its user stack is: glibc pthread_cond_wait frames -> fetch_worker -> start_thread.
  *
  * Beside it, flat sites that must not be flagged:
  *   pool_worker  --pool N     threads waiting for jobs on ONE shared condvar (one futex word)
@@ -41,44 +41,28 @@
  * and for futex waits on the expected futex word.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <pthread.h>
-#include <stdint.h>
+#define WL_NAME "leaky"
+#include <limits.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
-/* noipa (GCC): no inlining, no .constprop/.isra clones, no identical-code folding. */
-#if defined(__has_attribute) && __has_attribute(noipa)
-#define NOINLINE __attribute__((noinline, noipa))
-#else
-#define NOINLINE __attribute__((noinline))
-#endif
+#include "wl.h"
+
 #define STACK_SIZE (256 * 1024)
+#define USAGE                                                                                      \
+	"usage: leaky [--leaks N] [--rate R] [--pool N] [--sleepers N] [--readers N]\n"            \
+	"             [--duration S] [--burst N] [--drain-after S] [--timeout-ms MS]\n"            \
+	"             [--fetch-ms MS] [--phases K]\n"
 
-volatile long leaked_total;	/* requests abandoned so far (= leaked threads) */
+volatile long leaked_total; /* requests abandoned so far (= leaked threads) */
 
-static long senders_blocked;	/* threads inside CHAN_SEND's wait, leaked or not (atomic) */
+static long senders_blocked; /* threads inside CHAN_SEND's wait, leaked or not (atomic) */
 static long timeout_ms = 1;
 static long fetch_ms = 20;
 static pthread_attr_t thread_attr;
 
-static void die(const char *what, int err)
-{
-	printf("ERROR %s: %s\n", what, strerror(err));
-	fflush(stdout);
-	exit(1);
-}
-
 static struct timespec ms_ts(long ms)
 {
-	return (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 }
 
 /*
@@ -92,87 +76,22 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void start_thread_or_die(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	int err = pthread_create(t, &thread_attr, fn, arg);
-
-	if (err)
-		die("pthread_create", err);
-}
-
-/*
- * Is thread @tid parked in syscall @nr (with its first argument, the futex word for futex
- * waits, in [lo, hi) unless lo is 0)?
- */
-static int task_parked(pid_t tid, long nr, uintptr_t lo, uintptr_t hi)
-{
-	char path[64], buf[512], *p;
-	unsigned long arg0;
-	long sys;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || (p[2] != 'S' && p[2] != 'D'))
-		return 0;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%ld %lx", &sys, &arg0) != 2 || sys != nr)
-		return 0;
-	return !lo || (arg0 >= lo && arg0 < hi);
-}
-
-static void wait_parked(volatile pid_t *tid, long nr, const void *obj, size_t size)
-{
-	uintptr_t lo = (uintptr_t)obj;
-
-	while (!*tid || !task_parked(*tid, nr, lo, lo + size))
-		sleep_ms(1);
-}
-
 /* ---- an unbuffered channel of long ---- */
 
 struct chan {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* the sender and the receiver wait here */
-	int full;		/* a value is waiting for a receiver */
-	int taken;		/* the receiver took it */
+	pthread_cond_t cv; /* the sender and the receiver wait here */
+	int full;	   /* a value is waiting for a receiver */
+	int taken;	   /* the receiver took it */
 	long val;
-	volatile pid_t sender_tid;	/* bookkeeping for LEAKED_DONE only */
+	volatile pid_t sender_tid; /* bookkeeping for LEAKED_DONE only */
 };
 
 static struct chan *chan_new(void)
 {
-	struct chan *ch = calloc(1, sizeof(*ch));
+	struct chan *ch = wl_calloc(1, sizeof(*ch));
 	pthread_condattr_t ca;
 
-	if (!ch)
-		die("calloc", ENOMEM);
 	pthread_mutex_init(&ch->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -222,7 +141,7 @@ static NOINLINE int chan_recv_timeout(struct chan *ch, long *v, long ms)
 	pthread_mutex_lock(&ch->mu);
 	while (!ch->full && err != ETIMEDOUT)
 		err = pthread_cond_timedwait(&ch->cv, &ch->mu, &dl);
-	if (ch->full) {		/* even if the wait timed out: a value that arrived is taken */
+	if (ch->full) { /* even if the wait timed out: a value that arrived is taken */
 		*v = ch->val;
 		ch->full = 0;
 		ch->taken = 1;
@@ -239,7 +158,7 @@ static NOINLINE long fetch(long seed)
 {
 	struct timespec ts = ms_ts(fetch_ms);
 
-	nanosleep(&ts, NULL);	/* the slow backend */
+	nanosleep(&ts, NULL); /* the slow backend */
 	return seed * 2654435761L;
 }
 
@@ -261,7 +180,7 @@ static NOINLINE int handle_request(struct chan **leaked)
 	pthread_t t;
 	long v;
 
-	start_thread_or_die(&t, fetch_worker, ch);
+	wl_start_thread(&t, &thread_attr, fetch_worker, ch);
 	if (chan_recv_timeout(ch, &v, timeout_ms) == 0) {
 		pthread_join(t, NULL);
 		chan_free(ch);
@@ -277,7 +196,7 @@ static NOINLINE int handle_request(struct chan **leaked)
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
-static int pool_jobs;		/* never set: the pool stays idle */
+static int pool_jobs; /* never set: the pool stays idle */
 static int pipe_fd[2];
 static volatile pid_t *pool_tids, *sleeper_tids, *reader_tids;
 
@@ -295,7 +214,7 @@ static NOINLINE void *pool_worker(void *arg)
 
 static NOINLINE void *sleeper(void *arg)
 {
-	struct timespec hour = { .tv_sec = 3600 };
+	struct timespec hour = {.tv_sec = 3600};
 
 	sleeper_tids[(intptr_t)arg] = gettid();
 	for (;;)
@@ -335,16 +254,14 @@ static NOINLINE void *burst_worker(void *arg)
 
 static NOINLINE void *burst_driver(void *arg __attribute__((unused)))
 {
-	pthread_t *t = calloc(burst_n, sizeof(*t));
+	pthread_t *t = wl_calloc(burst_n, sizeof(*t));
 	struct timespec ts = ms_ts((long)(drain_after * 1000));
 	long i;
 
-	if (!t)
-		die("calloc", ENOMEM);
 	for (i = 0; i < burst_n; i++)
-		start_thread_or_die(&t[i], burst_worker, (void *)(intptr_t)i);
+		wl_start_thread(&t[i], &thread_attr, burst_worker, (void *)(intptr_t)i);
 	for (i = 0; i < burst_n; i++)
-		wait_parked(&burst_tids[i], SYS_futex, &burst_cv, sizeof(burst_cv));
+		wl_wait_parked(&burst_tids[i], SYS_futex, &burst_cv, sizeof(burst_cv));
 	printf("BURST_PARKED %ld\n", burst_n);
 	fflush(stdout);
 	nanosleep(&ts, NULL);
@@ -362,68 +279,22 @@ static NOINLINE void *burst_driver(void *arg __attribute__((unused)))
 
 /* ---- main ---- */
 
-static long parse_long(const char *s, const char *opt)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s) {
-		fprintf(stderr, "leaky: bad value for --%s: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
-}
-
-static double parse_double(const char *s, const char *opt)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || end == s || v < 0) {
-		fprintf(stderr, "leaky: bad value for --%s: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
-}
-
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: leaky [--leaks N] [--rate R] [--pool N] [--sleepers N] [--readers N]\n"
-		"             [--duration S] [--burst N] [--drain-after S] [--timeout-ms MS]\n"
-		"             [--fetch-ms MS] [--phases K]\n");
-	exit(2);
-}
-
-static volatile pid_t *tid_array(long n)
-{
-	volatile pid_t *a = calloc(n ? n : 1, sizeof(pid_t));
-
-	if (!a)
-		die("calloc", ENOMEM);
-	return a;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "leaks", required_argument, NULL, 'l' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "pool", required_argument, NULL, 'p' },
-		{ "sleepers", required_argument, NULL, 's' },
-		{ "readers", required_argument, NULL, 'R' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "burst", required_argument, NULL, 'b' },
-		{ "drain-after", required_argument, NULL, 'D' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "fetch-ms", required_argument, NULL, 'f' },
-		{ "phases", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
+		{"leaks", required_argument, NULL, 'l'},
+		{"rate", required_argument, NULL, 'r'},
+		{"pool", required_argument, NULL, 'p'},
+		{"sleepers", required_argument, NULL, 's'},
+		{"readers", required_argument, NULL, 'R'},
+		{"duration", required_argument, NULL, 'd'},
+		{"burst", required_argument, NULL, 'b'},
+		{"drain-after", required_argument, NULL, 'D'},
+		{"timeout-ms", required_argument, NULL, 't'},
+		{"fetch-ms", required_argument, NULL, 'f'},
+		{"phases", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{},
 	};
 	long leaks = 0, npool = 0, nsleepers = 0, nreaders = 0, i, phases = 1, phase, goal;
 	sigset_t usr1;
@@ -435,87 +306,83 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			leaks = parse_long(optarg, "leaks");
+			leaks = wl_parse_long("leaks", optarg, LONG_MIN);
 			break;
 		case 'r':
-			rate = parse_double(optarg, "rate");
+			rate = wl_parse_double("rate", optarg, 0);
 			break;
 		case 'p':
-			npool = parse_long(optarg, "pool");
+			npool = wl_parse_long("pool", optarg, LONG_MIN);
 			break;
 		case 's':
-			nsleepers = parse_long(optarg, "sleepers");
+			nsleepers = wl_parse_long("sleepers", optarg, LONG_MIN);
 			break;
 		case 'R':
-			nreaders = parse_long(optarg, "readers");
+			nreaders = wl_parse_long("readers", optarg, LONG_MIN);
 			break;
 		case 'd':
-			duration = parse_double(optarg, "duration");
+			duration = wl_parse_double("duration", optarg, 0);
 			break;
 		case 'b':
-			burst_n = parse_long(optarg, "burst");
+			burst_n = wl_parse_long("burst", optarg, LONG_MIN);
 			break;
 		case 'D':
-			drain_after = parse_double(optarg, "drain-after");
+			drain_after = wl_parse_double("drain-after", optarg, 0);
 			break;
 		case 't':
-			timeout_ms = parse_long(optarg, "timeout-ms");
+			timeout_ms = wl_parse_long("timeout-ms", optarg, LONG_MIN);
 			break;
 		case 'f':
-			fetch_ms = parse_long(optarg, "fetch-ms");
+			fetch_ms = wl_parse_long("fetch-ms", optarg, LONG_MIN);
 			break;
 		case 'P':
-			phases = parse_long(optarg, "phases");
+			phases = wl_parse_long("phases", optarg, LONG_MIN);
 			break;
 		default:
-			usage();
+			wl_usage(USAGE);
 		}
 	}
 	if (optind != argc || leaks < -1 || npool < 0 || nsleepers < 0 || nreaders < 0 ||
 	    burst_n < 0 || timeout_ms < 0 || fetch_ms <= timeout_ms || (leaks < 0 && rate <= 0) ||
 	    phases < 1 || (phases > 1 && leaks <= 0))
-		usage();
+		wl_usage(USAGE);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Blocked in every thread (they inherit it), taken with sigwait() between phases. */
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
-	start = now_s();
-	pthread_attr_init(&thread_attr);
-	pthread_attr_setstacksize(&thread_attr, STACK_SIZE);
+	start = wl_now();
+	wl_thread_attr(&thread_attr, STACK_SIZE);
 	if (pipe(pipe_fd))
-		die("pipe", errno);	/* the write end stays open and unused */
+		wl_die("pipe", errno); /* the write end stays open and unused */
 
-	pool_tids = tid_array(npool);
-	sleeper_tids = tid_array(nsleepers);
-	reader_tids = tid_array(nreaders);
-	burst_tids = tid_array(burst_n);
+	pool_tids = wl_calloc(npool, sizeof(pid_t));
+	sleeper_tids = wl_calloc(nsleepers, sizeof(pid_t));
+	reader_tids = wl_calloc(nreaders, sizeof(pid_t));
+	burst_tids = wl_calloc(burst_n, sizeof(pid_t));
 	for (i = 0; i < npool; i++)
-		start_thread_or_die(&t, pool_worker, (void *)(intptr_t)i);
+		wl_start_thread(&t, &thread_attr, pool_worker, (void *)(intptr_t)i);
 	for (i = 0; i < nsleepers; i++)
-		start_thread_or_die(&t, sleeper, (void *)(intptr_t)i);
+		wl_start_thread(&t, &thread_attr, sleeper, (void *)(intptr_t)i);
 	for (i = 0; i < nreaders; i++)
-		start_thread_or_die(&t, reader, (void *)(intptr_t)i);
+		wl_start_thread(&t, &thread_attr, reader, (void *)(intptr_t)i);
 	for (i = 0; i < npool; i++)
-		wait_parked(&pool_tids[i], SYS_futex, &pool_cv, sizeof(pool_cv));
+		wl_wait_parked(&pool_tids[i], SYS_futex, &pool_cv, sizeof(pool_cv));
 	for (i = 0; i < nsleepers; i++)
-		wait_parked(&sleeper_tids[i], SYS_clock_nanosleep, NULL, 0);
+		wl_wait_parked(&sleeper_tids[i], SYS_clock_nanosleep, NULL, 0);
 	for (i = 0; i < nreaders; i++)
-		wait_parked(&reader_tids[i], SYS_read, NULL, 0);
+		wl_wait_parked(&reader_tids[i], SYS_read, NULL, 0);
 	printf("READY pid=%d pool=%ld sleepers=%ld readers=%ld\n", getpid(), npool, nsleepers,
 	       nreaders);
 	fflush(stdout);
 
 	if (burst_n)
-		start_thread_or_die(&t, burst_driver, NULL);
+		wl_start_thread(&t, &thread_attr, burst_driver, NULL);
 
-	if (leaks > 0) {
-		leaked = calloc(leaks * phases, sizeof(*leaked));
-		if (!leaked)
-			die("calloc", ENOMEM);
-	}
-	deadline = duration >= 0 ? start + duration : 1e300;
+	if (leaks > 0)
+		leaked = wl_calloc(leaks * phases, sizeof(*leaked));
+	deadline = wl_deadline(start, duration);
 	for (phase = 0; phase < phases; phase++) {
 		if (phase > 0) {
 			int sig;
@@ -524,12 +391,12 @@ int main(int argc, char **argv)
 			sigwait(&usr1, &sig);
 		}
 		goal = leaks * (phase + 1);
-		t0 = now_s();
+		t0 = wl_now();
 		for (i = 0; leaks < 0 || leaked_total < goal; i++) {
 			struct chan *ch;
 
 			if (rate > 0) {
-				double next = t0 + i / rate, now = now_s();
+				double next = t0 + i / rate, now = wl_now();
 				struct timespec ts;
 
 				if (next > deadline)
@@ -538,10 +405,10 @@ int main(int argc, char **argv)
 				if (next > now)
 					nanosleep(&ts, NULL);
 			}
-			if (now_s() >= deadline)
+			if (wl_now() >= deadline)
 				goto out;
 			if (handle_request(&ch) == 0)
-				continue;	/* answered in time: nothing leaked, try again */
+				continue; /* answered in time: nothing leaked, try again */
 			if (leaked)
 				leaked[leaked_total] = ch;
 			leaked_total++;
@@ -551,10 +418,10 @@ int main(int argc, char **argv)
 		if (leaks <= 0)
 			break;
 		for (i = 0; i < goal; i++)
-			wait_parked(&leaked[i]->sender_tid, SYS_futex, &leaked[i]->cv,
-				    sizeof(leaked[i]->cv));
+			wl_wait_parked(&leaked[i]->sender_tid, SYS_futex, &leaked[i]->cv,
+				       sizeof(leaked[i]->cv));
 		while (__atomic_load_n(&senders_blocked, __ATOMIC_SEQ_CST) != goal) {
-			if (now_s() >= deadline)
+			if (wl_now() >= deadline)
 				goto out;
 			sleep_ms(1);
 		}
@@ -562,15 +429,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
-	for (;;) {
-		double left = deadline - now_s();
-		struct timespec ts;
-
-		if (left <= 0)
-			break;
-		ts = ms_ts(left > 3600 ? 3600000 : (long)(left * 1000) + 1);
-		nanosleep(&ts, NULL);
-	}
+	WL_SLEEP_UNTIL(deadline);
 out:
 	printf("EXIT\n");
 	fflush(stdout);
