@@ -158,7 +158,11 @@ int pw_go_buildinfo_parse(const void *data, size_t len, char *version, size_t vl
 
 #define PCLN_MAGIC_118 0xfffffff0u /* Go 1.18 and 1.19 */
 #define PCLN_HDR 72
-#define FUNC_HDR 40 /* _func up to nfuncdata; pcdata[] then funcdata[] follow */
+/* Bounds for hostile tables: real programs have < 1M functions, records < 100 bytes. */
+#define PCLN_MAX_FUNCS (4u << 20)
+#define PCLN_FUNC_MAX 4096
+#define PCLN_MAX_TRIES 16 /* pcHeader look-alikes tried in a binary without sections */
+#define FUNC_HDR 40	  /* _func up to nfuncdata; pcdata[] then funcdata[] follow */
 #define PCDATA_INLTREEINDEX 2
 #define FUNCDATA_INLTREE 3
 #define INLCALL_SIZE 20	    /* inlinedCall in Go 1.19 */
@@ -197,7 +201,7 @@ int pw_gopclntab__new(const void *data, size_t len, uint64_t text_start, struct 
 {
 	const uint8_t *d = data;
 	struct pw_gopclntab *t;
-	uint64_t nfunc, off[5], prev, i;
+	uint64_t nfunc, off[5], prev, i, end;
 
 	if (!data || !out)
 		return -EINVAL;
@@ -211,9 +215,27 @@ int pw_gopclntab__new(const void *data, size_t len, uint64_t text_start, struct 
 		if (off[i] < PCLN_HDR || off[i] > len || (i && off[i] < off[i - 1]))
 			return -ENOEXEC;
 	}
-	/* nfunc + 1 ftab entries of 8 bytes. */
-	if (!nfunc || nfunc >= (len - off[4]) / 8)
+	/* nfunc + 1 ftab entries of 8 bytes; more functions than any real program has is hostile.
+	 */
+	if (!nfunc || nfunc > PCLN_MAX_FUNCS || nfunc >= (len - off[4]) / 8)
 		return -ENOEXEC;
+	/*
+	 * Lookups bisect the ftab: it must be sorted, as the runtime checks too.
+	 * Checked in place, before anything is copied, and the copy ends after the
+	 * last function's record: a header in front of a huge (or sparse) file
+	 * costs a pass over its ftab, not a copy of the file.
+	 */
+	for (i = 0, prev = 0, end = off[4] + 8 * (nfunc + 1); i <= nfunc; i++) {
+		uint32_t e = get32(d + off[4] + 8 * i);
+
+		if (e < prev)
+			return -ENOEXEC;
+		prev = e;
+		if (i < nfunc && off[4] + get32(d + off[4] + 8 * i + 4) + PCLN_FUNC_MAX > end)
+			end = off[4] + get32(d + off[4] + 8 * i + 4) + PCLN_FUNC_MAX;
+	}
+	if (end < len)
+		len = end;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -240,16 +262,6 @@ int pw_gopclntab__new(const void *data, size_t len, uint64_t text_start, struct 
 	t->pctab = off[3];
 	t->pctab_end = off[4];
 	t->pcln = off[4];
-	/* Lookups bisect the ftab: it must be sorted, as the runtime checks too. */
-	for (i = 0, prev = 0; i <= nfunc; i++) {
-		uint32_t e = get32(t->data + t->pcln + 8 * i);
-
-		if (e < prev) {
-			pw_gopclntab__free(t);
-			return -ENOEXEC;
-		}
-		prev = e;
-	}
 	*out = t;
 	return 0;
 }
@@ -1188,7 +1200,7 @@ static int find_pclntab(const struct img *im, struct pw_gopclntab **tab, uint64_
 	static const uint8_t magic[8] = {0xf0, 0xff, 0xff, 0xff, 0, 0, 1, 8};
 	const uint8_t *d;
 	GElf_Shdr sh;
-	int i;
+	int i, tries = 0;
 
 	/* PIEs keep it in relro data: relocations apply to the moduledata, not to it. */
 	if (((img_section(im, ".gopclntab", &sh, &d) && d) ||
@@ -1207,6 +1219,10 @@ static int find_pclntab(const struct img *im, struct pw_gopclntab **tab, uint64_
 			d = im->raw + s->off + off;
 			if (memcmp(d, magic, sizeof(magic)))
 				continue;
+			/* Each try walks a whole ftab: a file of decoys gets a few, not thousands.
+			 */
+			if (++tries > PCLN_MAX_TRIES)
+				return -ENOEXEC;
 			if (!pw_gopclntab__new(d, s->filesz - off, 0, tab)) {
 				*vaddr = s->vaddr + off;
 				return 0;

@@ -10,6 +10,7 @@
  * Go the tests that need them skip, except in CI (CI=true) where they fail.
  */
 #include <errno.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <gelf.h>
@@ -1236,6 +1237,41 @@ static void test_proc_errors(void **state)
 	assert_int_equal(pw_gopclntab__new(NULL, 0, 0, &(struct pw_gopclntab *){0}), -EINVAL);
 }
 
+/*
+ * Resource bounds against hostile files (found by fuzz_gobinary): a file of
+ * pcHeader decoys without sections, and a .gopclntab whose size claims 2 GiB
+ * of a sparse file. Both must be turned down or opened without copying (or
+ * even walking) megabytes per decoy: the collector opens /proc/PID/exe of any
+ * local user's process.
+ */
+static void test_binary_resource_bounds(void **state)
+{
+	char dir[] = "/tmp/pw-godos.XXXXXX", cmd[512], path[256], err[256];
+	struct pw_go_binary *b = NULL;
+	struct rusage ru0, ru1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "python3 " TEST_SRCDIR "/fuzz/repro_goruntime_dos.py scan 16777216 %s/scan && "
+		 "python3 " TEST_SRCDIR "/fuzz/repro_goruntime_dos.py sparse 2 %s/sparse",
+		 dir, dir);
+	assert_int_equal(system(cmd), 0);
+	/* 16 MiB of decoys: at most PCLN_MAX_TRIES walks, never one copy per decoy. */
+	snprintf(path, sizeof(path), "%s/scan", dir);
+	assert_int_equal(pw_go_binary__open(path, &b, err, sizeof(err)), -ENOEXEC);
+	assert_null(b);
+	/* 2 GiB claimed, a few KiB real: opened, and the copy ends after the last function. */
+	snprintf(path, sizeof(path), "%s/sparse", dir);
+	getrusage(RUSAGE_SELF, &ru0);
+	assert_int_equal(pw_go_binary__open(path, &b, err, sizeof(err)), 0);
+	getrusage(RUSAGE_SELF, &ru1);
+	assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024); /* KiB */
+	pw_go_binary__free(b);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1250,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_pclntab_flips),
 		cmocka_unit_test(test_binary_hostile),
 		cmocka_unit_test(test_binary_unsupported),
+		cmocka_unit_test(test_binary_resource_bounds),
 		cmocka_unit_test(test_scan_synthetic),
 		cmocka_unit_test(test_scan_races),
 		cmocka_unit_test(test_scan_garbage),
