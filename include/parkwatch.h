@@ -35,7 +35,7 @@ enum pw_rec_flags {
 /* Counters in the BPF "stats" array map, one slot per reason. */
 enum pw_stat {
 	PW_STAT_PARKS = 0,	/* sched_switch: a thread went to sleep */
-	PW_STAT_WAKES,		/* sched_switch: a parked thread ran again */
+	PW_STAT_WAKES,		/* unused: the end of a park needs no event (park.bpf.c) */
 	PW_STAT_FUTEX_WAITS,	/* sys_enter_futex* with a waiting op */
 	PW_STAT_FUTEX_WAKES,	/* sys_enter_futex with a waking op */
 	PW_STAT_DROP_STORAGE,	/* task storage create failed (ENOMEM) */
@@ -99,5 +99,29 @@ struct pw_futex_val {
 	__u64 wakes;
 };
 _Static_assert(sizeof(struct pw_futex_val) == 16, "pw_futex_val layout");
+
+/*
+ * The per-CPU front of the per-word counts: a direct-mapped table, one slot
+ * per hash of (tgid, word), counted without atomics by the CPU it runs on. A
+ * word whose slot another word holds is counted in the futex_words hash. A
+ * word's counts are the sum of its slot over every CPU plus its hash entry.
+ */
+#define PW_FUTEX_SLOTS 4096 /* at most; fewer when --futex-words is smaller */
+
+struct pw_futex_slot {
+	__u32 tgid;
+	__u32 pad;
+	__u64 uaddr;
+	struct pw_futex_val v;
+};
+_Static_assert(sizeof(struct pw_futex_slot) == 32, "pw_futex_slot layout");
+
+/* mask = slots - 1, slots a power of two. */
+static inline __u32 pw_futex_slot_of(__u32 tgid, __u64 uaddr, __u32 mask)
+{
+	__u64 h = (uaddr >> 2) ^ ((__u64)tgid << 32);
+
+	return (__u32)((h * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
+}
 
 #endif /* PARKWATCH_H */

@@ -97,7 +97,8 @@ int pw_scan_once(struct pw_tracer *t, struct pw_collector *c, struct pw_snapshot
 		err = pw_tracer__scan(t, pw_collector__add, c);
 	if (prog.shown)
 		fprintf(stderr, "\r\033[K");
-	if (err < 0 && err != -EINVAL)
+	/* A damaged record stream is not an error: its lost records are counted below. */
+	if (err < 0)
 		return err;
 	err = pw_collector__finish(c, snap);
 	if (err)

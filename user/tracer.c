@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +22,23 @@
 #include "tracer.h"
 #include "util.h"
 
+/*
+ * The scan's read buffer. The kernel fills an iterator read from a 32 KiB seq_file buffer
+ * (PAGE_SIZE << 3) and only ever with whole records, so 64 KiB holds one read plus the
+ * partial record a short read could leave (a record is at most 8.5 KiB).
+ */
+#define PW_SCAN_BUF (64 << 10)
+_Static_assert(PW_SCAN_BUF >= 2 * PW_REC_MAX, "scan buffer holds a read and a record");
+
 struct pw_tracer {
 	struct park_bpf *park;
 	struct scan_bpf *scan;
-	struct bpf_link *iter;
-	char *buf;
-	size_t cap;
+	struct bpf_link **iters; /* one per watched process, or one for the whole host */
+	int niters;
+	char *buf;	    /* PW_SCAN_BUF bytes */
+	__u64 lost_records; /* written by the iterator, never handed to a callback */
 	int ncpus;
+	__u32 futex_slot_mask; /* park.bpf.c's futex_slots: size - 1 */
 };
 
 static bool verbose_libbpf;
@@ -65,7 +76,10 @@ static bool tracepoint_exists(const char *name)
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/syscalls/%s", name);
-	/* AT_EACCESS: our effective ids and capabilities; access() drops both for a non-root uid. */
+	/*
+	 * AT_EACCESS: our effective ids and capabilities; access() drops both for a non-root
+	 * uid.
+	 */
 	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
@@ -81,10 +95,48 @@ static int explain_load_error(int err, const char *what)
 	return err;
 }
 
+/*
+ * With -p, one iterator per process (Linux 6.1's bpf_iter_link_info.task.pid): a pass then
+ * visits that process's threads only, not every task of the host. The BPF pid filter stays:
+ * a kernel that ignored the link info would still report only the processes asked for.
+ */
+static int attach_iters(struct pw_tracer *t, const struct pw_tracer_opts *opts)
+{
+	int i, j, n = opts->npids > 0 ? opts->npids : 1;
+
+	t->iters = calloc(n, sizeof(*t->iters));
+	if (!t->iters)
+		return -ENOMEM;
+	if (opts->npids <= 0) {
+		t->iters[0] = bpf_program__attach_iter(t->scan->progs.pw_scan, NULL);
+		if (!t->iters[0])
+			return -errno;
+		t->niters = 1;
+		return 0;
+	}
+	for (i = 0; i < opts->npids; i++) {
+		DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, o);
+		union bpf_iter_link_info linfo;
+
+		for (j = 0; j < i && opts->pids[j] != opts->pids[i]; j++)
+			;
+		if (j < i)
+			continue; /* -p 42,42: one pass, or its threads would count twice */
+		memset(&linfo, 0, sizeof(linfo));
+		linfo.task.pid = opts->pids[i];
+		o.link_info = &linfo;
+		o.link_info_len = sizeof(linfo);
+		t->iters[t->niters] = bpf_program__attach_iter(t->scan->progs.pw_scan, &o);
+		if (!t->iters[t->niters])
+			return -errno;
+		t->niters++;
+	}
+	return 0;
+}
+
 int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 {
 	struct pw_tracer *t;
-	struct bpf_link *link;
 	struct stat st;
 	int err, i;
 
@@ -103,6 +155,11 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	t->buf = malloc(PW_SCAN_BUF);
+	if (!t->buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -116,6 +173,12 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	}
 	if (opts->futex_words)
 		bpf_map__set_max_entries(t->park->maps.futex_words, opts->futex_words);
+	/* The per-CPU front: the largest power of two <= --futex-words, at most PW_FUTEX_SLOTS. */
+	t->futex_slot_mask = PW_FUTEX_SLOTS - 1;
+	while (opts->futex_words && t->futex_slot_mask + 1 > opts->futex_words)
+		t->futex_slot_mask >>= 1;
+	t->park->rodata->futex_slot_mask = t->futex_slot_mask;
+	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
 	if (opts->futex_events) {
 		err = ensure_tracefs();
 		if (err) {
@@ -131,8 +194,8 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 		 */
 		if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events/syscalls", X_OK, AT_EACCESS)) {
 			err = -errno;
-			pw_err("cannot read /sys/kernel/tracing/events/syscalls: %s: --futex-events "
-			       "needs root or CAP_DAC_READ_SEARCH",
+			pw_err("cannot read /sys/kernel/tracing/events/syscalls: %s: "
+			       "--futex-events needs root or CAP_DAC_READ_SEARCH",
 			       strerror(-err));
 			goto fail;
 		}
@@ -145,9 +208,7 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 			const char *tp;
 		} opt[] = {
 			{t->park->progs.pw_enter_futex, "sys_enter_futex"},
-			{t->park->progs.pw_exit_futex, "sys_exit_futex"},
 			{t->park->progs.pw_enter_futex_wait, "sys_enter_futex_wait"},
-			{t->park->progs.pw_exit_futex_wait, "sys_exit_futex_wait"},
 			{t->park->progs.pw_enter_futex_waitv, "sys_enter_futex_waitv"},
 			{t->park->progs.pw_exit_futex_waitv, "sys_exit_futex_waitv"},
 		};
@@ -197,12 +258,11 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 			goto fail;
 		}
 	}
-	link = bpf_program__attach_iter(t->scan->progs.pw_scan, NULL);
-	if (!link) {
-		err = explain_load_error(-errno, "attach the task iterator");
+	err = attach_iters(t, opts);
+	if (err) {
+		err = explain_load_error(err, "attach the task iterator");
 		goto fail;
 	}
-	t->iter = link;
 	*out = t;
 	return 0;
 fail:
@@ -210,65 +270,128 @@ fail:
 	return err;
 }
 
+/*
+ * Checks the record at p, of which avail bytes are at hand: 1 and a copy in *rec when it is
+ * complete and sane, 0 when more bytes are needed, -EINVAL when it cannot be a record.
+ */
+static int check_rec(const char *p, size_t avail, struct pw_task_rec *rec)
+{
+	if (avail < sizeof(*rec))
+		return 0;
+	memcpy(rec, p, sizeof(*rec)); /* p need not be aligned */
+	if (rec->magic != PW_REC_MAGIC || rec->size < sizeof(*rec) || rec->size > PW_REC_MAX ||
+	    rec->size - sizeof(*rec) != rec->stack_len || rec->stack_len > PW_USTACK_MAX ||
+	    rec->kstack_len > sizeof(rec->kstack))
+		return -EINVAL;
+	return rec->size <= avail;
+}
+
+/*
+ * Hands every complete record of buf[0..len) to fn; *used is the bytes they covered, *bad
+ * whether parsing stopped at bytes that cannot be a record. 0, or the first error of fn.
+ */
+static int parse_some(const char *buf, size_t len, size_t *used, bool *bad, pw_rec_fn fn, void *ctx,
+		      long *n)
+{
+	struct pw_task_rec rec;
+	size_t off = 0;
+	int ok = 0, err = 0;
+
+	while (off < len && (ok = check_rec(buf + off, len - off, &rec)) > 0) {
+		err = fn(&rec, rec.stack_len ? buf + off + sizeof(rec) : NULL, ctx);
+		if (err)
+			break;
+		off += rec.size;
+		(*n)++;
+	}
+	*used = off;
+	*bad = ok < 0;
+	return err;
+}
+
 int pw_parse_records(const void *buf, size_t len, pw_rec_fn fn, void *ctx)
 {
-	const char *p = buf, *end = p + len;
-	int n = 0, err;
+	size_t used;
+	long n = 0;
+	bool bad;
+	int err;
 
-	while (p < end) {
-		struct pw_task_rec rec;
+	err = parse_some(buf, len, &used, &bad, fn, ctx, &n);
+	if (err)
+		return err;
+	/* Bytes that are not a record, or left over: a record cut short. */
+	return bad || used != len ? -EINVAL : (int)n;
+}
 
-		if ((size_t)(end - p) < sizeof(rec))
-			return -EINVAL;
-		memcpy(&rec, p, sizeof(rec));
-		if (rec.magic != PW_REC_MAGIC || rec.size < sizeof(rec) ||
-		    rec.size > (size_t)(end - p) || rec.size - sizeof(rec) != rec.stack_len ||
-		    rec.stack_len > PW_USTACK_MAX || rec.kstack_len > sizeof(rec.kstack))
-			return -EINVAL;
-		err = fn(&rec, rec.stack_len ? p + sizeof(rec) : NULL, ctx);
+int pw_read_records(int fd, void *buffer, size_t cap, pw_rec_fn fn, void *ctx, bool *malformed)
+{
+	char *buf = buffer;
+	size_t len = 0, used;
+	long n = 0;
+	ssize_t r;
+	int err;
+
+	*malformed = false;
+	if (cap < PW_REC_MAX)
+		return -EINVAL;
+	for (;;) {
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		if (*malformed)
+			continue; /* drain: the iterator still runs, and counts, the rest */
+		len += r;
+		err = parse_some(buf, len, &used, malformed, fn, ctx, &n);
 		if (err)
 			return err;
-		p += rec.size;
-		n++;
+		if (*malformed) {
+			/* No next record boundary to find: the rest is lost, and counted. */
+			len = 0;
+			continue;
+		}
+		/* At most one partial record stays: the buffer never grows. */
+		memmove(buf, buf + used, len - used);
+		len -= used;
 	}
-	return n;
+	if (len)
+		*malformed = true; /* the stream ended inside a record */
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int pw_tracer__scan(struct pw_tracer *t, pw_rec_fn fn, void *ctx)
 {
-	size_t len = 0;
-	ssize_t n;
-	int fd, err;
+	__u64 before, emitted;
+	bool malformed, any_malformed = false;
+	long total = 0;
+	int fd, n, i;
 
-	fd = bpf_iter_create(bpf_link__fd(t->iter));
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		if (t->cap - len < 65536) {
-			size_t cap = t->cap ? t->cap * 2 : 1 << 20;
-			char *nb = realloc(t->buf, cap);
-
-			if (!nb) {
-				close(fd);
-				return -ENOMEM;
-			}
-			t->buf = nb;
-			t->cap = cap;
-		}
-		n = read(fd, t->buf + len, t->cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			close(fd);
-			return err;
-		}
-		if (n == 0)
-			break;
-		len += n;
+	/*
+	 * Records are handed over as they are read: the stream holds up to 8.5 KiB per thread
+	 * (a stack copy), which for 30,000 parked threads was ~200 MB read into one buffer.
+	 */
+	before = *(volatile __u64 *)&t->scan->bss->records_emitted;
+	for (i = 0; i < t->niters; i++) {
+		fd = bpf_iter_create(bpf_link__fd(t->iters[i]));
+		if (fd < 0)
+			return -errno;
+		n = pw_read_records(fd, t->buf, PW_SCAN_BUF, fn, ctx, &malformed);
+		close(fd);
+		if (n < 0)
+			return n;
+		total += n;
+		any_malformed |= malformed;
 	}
-	close(fd);
-	return pw_parse_records(t->buf, len, fn, ctx);
+	/* Whatever the iterator wrote and no callback saw is a scan_record drop. */
+	emitted = *(volatile __u64 *)&t->scan->bss->records_emitted - before;
+	if (emitted > (__u64)total)
+		t->lost_records += emitted - total;
+	else if (any_malformed)
+		t->lost_records++;
+	return total > INT_MAX ? INT_MAX : (int)total;
 }
 
 int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
@@ -286,6 +409,7 @@ int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
 		for (c = 0; c < t->ncpus; c++)
 			stats[k] += vals[c];
 	}
+	stats[PW_STAT_DROP_SEQ] += t->lost_records;
 	free(vals);
 	return 0;
 }
@@ -293,17 +417,44 @@ int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
 int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 uaddr, struct pw_futex_val *v)
 {
 	struct pw_futex_key key = {.tgid = tgid, .uaddr = uaddr};
+	__u32 idx = pw_futex_slot_of(tgid, uaddr, t->futex_slot_mask);
+	struct pw_futex_slot *sl;
+	struct pw_futex_val h;
+	bool found = false;
+	int c;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_words), &key, v))
-		return -ENOENT;
-	return 0;
+	/* The word's per-CPU slots (park.bpf.c count_word), plus its hash entry. */
+	memset(v, 0, sizeof(*v));
+	sl = calloc(t->ncpus, sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_slots), &idx, sl)) {
+		for (c = 0; c < t->ncpus; c++) {
+			if (sl[c].tgid != tgid || sl[c].uaddr != uaddr)
+				continue;
+			v->waits += sl[c].v.waits;
+			v->wakes += sl[c].v.wakes;
+			found = true;
+		}
+	}
+	free(sl);
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_words), &key, &h)) {
+		v->waits += h.waits;
+		v->wakes += h.wakes;
+		found = true;
+	}
+	return found ? 0 : -ENOENT;
 }
 
 void pw_tracer__free(struct pw_tracer *t)
 {
+	int i;
+
 	if (!t)
 		return;
-	bpf_link__destroy(t->iter);
+	for (i = 0; i < t->niters; i++)
+		bpf_link__destroy(t->iters[i]);
+	free(t->iters);
 	scan_bpf__destroy(t->scan);
 	park_bpf__destroy(t->park);
 	free(t->buf);

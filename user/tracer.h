@@ -4,6 +4,7 @@
 #define PW_TRACER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include "parkwatch.h"
 
@@ -21,9 +22,22 @@ struct pw_tracer_opts {
 /* Called once per parked thread; stack is NULL unless PW_F_HAS_USTACK. */
 typedef int (*pw_rec_fn)(const struct pw_task_rec *rec, const void *stack, void *ctx);
 
+/* Longest record of the stream: the fixed part and a whole user stack copy. */
+#define PW_REC_MAX (sizeof(struct pw_task_rec) + PW_USTACK_MAX)
+
 int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out);
+/*
+ * One pass of the task iterator. Each record is handed to fn as soon as it is read, with its
+ * stack copy (valid during the call only); memory stays bounded whatever the number of
+ * threads. Returns the records handed over, or the first error of read() or fn. Records the
+ * iterator wrote that could not be read back (a malformed or truncated stream) are counted
+ * in stats[PW_STAT_DROP_SEQ].
+ */
 int pw_tracer__scan(struct pw_tracer *t, pw_rec_fn fn, void *ctx);
-/* Sums of the per-CPU counters, indexed by enum pw_stat. */
+/*
+ * Sums of the per-CPU counters, indexed by enum pw_stat; PW_STAT_DROP_SEQ also counts the
+ * records lost between the iterator and the parser (see pw_tracer__scan).
+ */
 int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX]);
 /* Waits and wakes seen on one futex word (futex events only); -ENOENT if none. */
 int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 uaddr, struct pw_futex_val *v);
@@ -31,5 +45,13 @@ void pw_tracer__free(struct pw_tracer *t);
 
 /* Parse one buffer of iterator output; exported for tests. Returns records or -EINVAL. */
 int pw_parse_records(const void *buf, size_t len, pw_rec_fn fn, void *ctx);
+/*
+ * Read a record stream from fd through buf (cap >= PW_REC_MAX bytes, reused: nothing else is
+ * allocated) and hand each complete record to fn as it arrives; exported for tests. Returns
+ * the records handed over, or -errno of read(), or the first error of fn. On bytes that
+ * cannot be a record, or a stream ending inside one, *malformed is set and the rest of the
+ * stream is read and discarded (so the iterator finishes its pass).
+ */
+int pw_read_records(int fd, void *buf, size_t cap, pw_rec_fn fn, void *ctx, bool *malformed);
 
 #endif /* PW_TRACER_H */
