@@ -165,7 +165,14 @@ SYSTEMD_UNITDIR ?= /lib/systemd/system
 # and the 10-minute watch soak. Results go to bench/.
 bench: all workloads
 	tests/bench/run.sh $(OUTPUT)
+	tests/bench/go_bench.sh $(OUTPUT)
 	tests/bench/watch_soak.sh $(OUTPUT) 600
+
+# Goroutines alone: 50,000 parked read + aggregated, and a Go target's request rate during
+# repeated snapshots and under watch. Writes bench/results-go.md.
+.PHONY: bench-go
+bench-go: all workloads
+	tests/bench/go_bench.sh $(OUTPUT)
 
 # The 30-minute soak (issue 8): churn + a slow leak + export + watch at once; parkwatch's RSS,
 # fds, threads, CPU, BPF map entries and drops over time, with verdicts. Writes bench/soak.md.

@@ -89,7 +89,14 @@ func main() {
 	mutex := flag.Int("mutex", 0, "goroutines blocked on a held sync.Mutex")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (host:port)")
 	churn := flag.Int("churn", 0, "goroutines that keep starting short-lived goroutines")
+	burst := flag.Bool("burst", false, "send the -leaks requests all at once, not at -rate")
+	serveW := flag.Int("serve", 0, "after the leaks: client/handler goroutine pairs doing small requests (0: none)")
+	report := flag.Duration("report", time.Second, "with -serve: print a RATE line this often")
+	work := flag.Int("work", 200, "with -serve: CPU work per request (xorshift rounds)")
 	flag.Parse()
+	if *serveW < 0 || *report <= 0 || *work < 0 {
+		die("bad arguments")
+	}
 	if *rate <= 0 || *leaks < 0 || *timeout <= 0 || *receivers < 0 || *sleepers < 0 || *mutex < 0 ||
 		*churn < 0 {
 		die("bad arguments")
@@ -150,7 +157,9 @@ func main() {
 		var reqs sync.WaitGroup
 		tick := time.NewTicker(time.Duration(float64(time.Second) / *rate))
 		for i := 0; i < *leaks; i++ {
-			<-tick.C
+			if !*burst {
+				<-tick.C
+			}
 			reqs.Add(1)
 			go func() {
 				defer reqs.Done()
@@ -175,7 +184,96 @@ func main() {
 		runtime.GC()
 		fmt.Printf("LEAKED_DONE %d\n", timedOut)
 	}
+	if *serveW > 0 {
+		serve(*serveW, *work, *report)
+	}
 	<-sigs
 	// Keep the mutex waiters' mutex reachable and held until the end.
 	mu.Unlock()
+}
+
+// For the benchmarks (tests/bench/go_bench.sh): -burst sends the -leaks
+// requests all at once instead of at -rate (a ticker cannot go much above
+// 1000/s), and -serve W then keeps W client/handler goroutine pairs busy
+// (see serve below), printing "SERVING ..." and a "RATE ..." line every
+// -report. Without these flags nothing below runs.
+
+// A request of the -serve workload: a little CPU work for a handler, answered
+// on the client's own reply channel.
+type serveReq struct {
+	x     uint64
+	reply chan uint64
+}
+
+// Per-client request counters, each on its own cache line.
+type serveCount struct {
+	n uint64
+	_ [56]byte
+}
+
+var serveSink uint64
+
+// spin is the handler's CPU work: n rounds of xorshift64.
+func spin(x uint64, n int) uint64 {
+	for i := 0; i < n; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	return x
+}
+
+// serve starts w clients and w handlers. Each client sends a request on one
+// shared unbuffered channel, a handler takes it, spins, and answers on the
+// client's unbuffered reply channel: two goroutine hand-offs (park, ready,
+// switch) and some CPU per request, no allocation (so no GC). A reporter
+// prints the cumulative count with a timestamp every interval:
+//
+//	RATE t=UNIX_SECONDS total=REQUESTS rate=REQUESTS_PER_S
+func serve(w, work int, every time.Duration) {
+	reqs := make(chan serveReq)
+	counts := make([]serveCount, w)
+	for i := 0; i < w; i++ {
+		go func() {
+			for r := range reqs {
+				r.reply <- spin(r.x, work)
+			}
+		}()
+	}
+	for i := 0; i < w; i++ {
+		c := &counts[i]
+		go func(seed uint64) {
+			reply := make(chan uint64)
+			x := seed
+			for {
+				reqs <- serveReq{x: x, reply: reply}
+				x = <-reply
+				atomic.AddUint64(&c.n, 1)
+				if x == 0 { // never: keeps spin's result alive
+					atomic.StoreUint64(&serveSink, x)
+					x = seed
+				}
+			}
+		}(uint64(i)*0x9e3779b97f4a7c15 | 1)
+	}
+	total := func() uint64 {
+		var s uint64
+		for i := range counts {
+			s += atomic.LoadUint64(&counts[i].n)
+		}
+		return s
+	}
+	fmt.Printf("SERVING workers=%d work=%d report=%s gomaxprocs=%d\n", w, work, every,
+		runtime.GOMAXPROCS(0))
+	go func() {
+		t0, n0 := time.Now(), total()
+		tick := time.NewTicker(every)
+		for t := range tick.C {
+			n := total()
+			t = time.Now()
+			fmt.Printf("RATE t=%.6f total=%d rate=%.0f\n", float64(t.UnixNano())/1e9, n,
+				float64(n-n0)/t.Sub(t0).Seconds())
+			t0, n0 = t, n
+		}
+	}()
 }
