@@ -29,6 +29,7 @@ struct thr {
 	int nframes;
 	const char **kframes;
 	int nkframes;
+	struct thr *retired_next; /* on pw_collector.retired_thrs */
 };
 
 /* When we first saw a parked goroutine: the lower bound of its age when the runtime has none. */
@@ -94,7 +95,8 @@ struct pw_collector {
 	uint64_t parked;
 	uint64_t parked_go;
 	struct pw_drops drops;
-	struct proc *retired; /* replaced mid-scan, still named by members: freed at finish */
+	struct proc *retired;	  /* replaced mid-scan, still named by members: freed at finish */
+	struct thr *retired_thrs; /* the same for threads (a tid reused while the iterator ran) */
 };
 
 static size_t tbl_pos(const struct tbl *t, uint32_t key)
@@ -271,9 +273,16 @@ static void free_retired(struct pw_collector *c)
 {
 	struct proc *p;
 
+	struct thr *t;
+
 	while ((p = c->retired)) {
 		c->retired = p->retired_next;
 		proc_free(p);
+	}
+	while ((t = c->retired_thrs)) {
+		c->retired_thrs = t->retired_next;
+		thr_clear(t);
+		free(t);
 	}
 }
 
@@ -376,8 +385,16 @@ int pw_collector__add(const struct pw_task_rec *rec, const void *stack, void *ct
 		return 0;
 	c->parked++;
 	t = tbl_get(&c->thrs, rec->tid);
-	if (t && (t->start_time != rec->start_time || t->seq != rec->park_seq))
-		thr_clear(t);
+	if (t && (t->start_time != rec->start_time || t->seq != rec->park_seq)) {
+		if (t->scan == c->scan) {
+			/* A member of this scan still points at its frames: free them at finish. */
+			t->retired_next = c->retired_thrs;
+			c->retired_thrs = t;
+			t = NULL;
+		} else {
+			thr_clear(t);
+		}
+	}
 	if (!t) {
 		t = calloc(1, sizeof(*t));
 		if (!t || tbl_put(&c->thrs, rec->tid, t)) {

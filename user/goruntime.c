@@ -161,8 +161,12 @@ int pw_go_buildinfo_parse(const void *data, size_t len, char *version, size_t vl
 /* Bounds for hostile tables: real programs have < 1M functions, records < 100 bytes. */
 #define PCLN_MAX_FUNCS (4u << 20)
 #define PCLN_FUNC_MAX 4096
-#define PCLN_MAX_TRIES 16 /* pcHeader look-alikes tried in a binary without sections */
-#define FUNC_HDR 40	  /* _func up to nfuncdata; pcdata[] then funcdata[] follow */
+#define PCLN_MAX_TRIES 16
+#define GOFUNC_MAX                                                                                 \
+	(64u << 20) /* funcdata copied from a binary (goseed: 1.7 MB) */ /* pcHeader look-alikes   \
+									    tried in a binary      \
+									    without sections */
+#define FUNC_HDR 40 /* _func up to nfuncdata; pcdata[] then funcdata[] follow */
 #define PCDATA_INLTREEINDEX 2
 #define FUNCDATA_INLTREE 3
 #define INLCALL_SIZE 20	    /* inlinedCall in Go 1.19 */
@@ -1536,6 +1540,12 @@ int pw_go_binary__open(const char *path, struct pw_go_binary **out, char *errbuf
 		b->info.gofunc = get64(p + b->rel->md.gofunc);
 		/* Funcdata (inline trees) sit after gofunc in the read-only data. */
 		p = b->info.gofunc ? img_ptr(&im, b->info.gofunc, 1, &avail) : NULL;
+		/*
+		 * Bounded: a sparse segment would otherwise cost its whole size per
+		 * open. Inline trees past the bound are not expanded (lookups check).
+		 */
+		if (p && avail > GOFUNC_MAX)
+			avail = GOFUNC_MAX;
 		if (p && pw_gopclntab__set_gofunc(b->tab, p, avail)) {
 			err = -ENOMEM;
 			goto fail;

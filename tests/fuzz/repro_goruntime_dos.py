@@ -20,6 +20,14 @@ gigabytes, and both would hang every fuzz run until fixed.
       16 KiB file on disk whose open mallocs and copies GIB GiB (the pclntab
       is copied whole). 1 GiB: 20-100 s and 2 GiB of RSS per open.
 
+  python3 tests/fuzz/repro_goruntime_dos.py sparse-segment MIB OUT
+      raw_full with its read-only segment (pclntab, then the funcdata at
+      moduledata.gofunc) grown sparsely to MIB MiB: pw_go_binary__open
+      copies everything from gofunc to the end of the segment
+      (pw_gopclntab__set_gofunc), MIB MiB per open, before it fails on
+      runtime.allgs. 748decb bounded the pclntab copy (scan, sparse) but not
+      this one.
+
 parkwatch opens /proc/PID/exe of every process with parked threads when
 goroutines are read (collect.c go_attach), so any local user can stall or
 exhaust the memory of the (root) collector by running such a file.
@@ -48,6 +56,26 @@ def scan(size, out):
     f[64:64 + len(ph)] = ph
     open(out, 'wb').write(f)
 
+def sparse_segment(mib, out):
+    d = open('tests/fuzz/corpus/gobinary/raw_full', 'rb').read()
+    n = struct.unpack('<I', d[1:5])[0]
+    f = bytearray(d[5:5 + n])
+    ph = 64 + 56 * 1  # program header 1: the read-only segment (pclntab, gofunc)
+    off = struct.unpack('<Q', f[ph + 8:ph + 16])[0]
+    big = mib << 20
+    f[ph + 32:ph + 40] = struct.pack('<Q', big)  # p_filesz
+    f[ph + 40:ph + 48] = struct.pack('<Q', big)  # p_memsz
+    # Move the writable segment past it (the moduledata search reads its file
+    # bytes, not its address); runtime.allgs is then outside it and the open
+    # fails, but only after the copy.
+    rw = 64 + 56 * 2
+    f[rw + 16:rw + 24] = struct.pack('<Q', 0x7f0000000)  # p_vaddr
+    f[rw + 24:rw + 32] = struct.pack('<Q', 0x7f0000000)  # p_paddr
+    open(out, 'wb').write(f)
+    if off + big > len(f):
+        with open(out, 'r+b') as fh:
+            fh.truncate(off + big)
+
 def sparse(gib, out):
     d = open('tests/fuzz/corpus/gobinary/raw_full', 'rb').read()
     n = struct.unpack('<I', d[1:5])[0]
@@ -62,6 +90,7 @@ def sparse(gib, out):
         fh.truncate(off + big + 4096)
 
 if __name__ == '__main__':
-    if len(sys.argv) != 4 or sys.argv[1] not in ('scan', 'sparse'):
+    modes = {'scan': scan, 'sparse': sparse, 'sparse-segment': sparse_segment}
+    if len(sys.argv) != 4 or sys.argv[1] not in modes:
         sys.exit(__doc__)
-    (scan if sys.argv[1] == 'scan' else sparse)(int(sys.argv[2]), sys.argv[3])
+    modes[sys.argv[1]](int(sys.argv[2]), sys.argv[3])

@@ -1268,6 +1268,18 @@ static void test_binary_resource_bounds(void **state)
 	getrusage(RUSAGE_SELF, &ru1);
 	assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024); /* KiB */
 	pw_go_binary__free(b);
+	/* A 1 GiB sparse read-only segment after gofunc: the funcdata copy is bounded too. */
+	snprintf(cmd, sizeof(cmd),
+		 "python3 " TEST_SRCDIR "/fuzz/repro_goruntime_dos.py sparse-segment 1024 %s/seg",
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/seg", dir);
+	b = NULL;
+	getrusage(RUSAGE_SELF, &ru0);
+	pw_go_binary__open(path, &b, err, sizeof(err));
+	getrusage(RUSAGE_SELF, &ru1);
+	assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 256 * 1024); /* KiB: was 2 GiB */
+	pw_go_binary__free(b);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
