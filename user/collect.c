@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "collect.h"
 #include "goruntime.h"
 #include "ksyms.h"
@@ -606,14 +605,6 @@ static void count_bad_modules(struct pw_collector *c)
 	}
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int cmp_seen(const void *a, const void *b)
 {
 	uint64_t x = ((const struct go_seen *)a)->goid, y = ((const struct go_seen *)b)->goid;
@@ -716,6 +707,8 @@ static int scan_go_proc(struct pw_collector *c, struct proc *p, double now)
 		const struct pw_goroutine *g = &gs[i];
 		const struct go_seen *old = find_seen(p, g->goid);
 		struct member *m;
+		bool lower_bound;
+		double age;
 
 		seen[i].goid = g->goid;
 		seen[i].sig = park_sig(g);
@@ -731,6 +724,15 @@ static int scan_go_proc(struct pw_collector *c, struct proc *p, double now)
 		else
 			seen[i].first = now;
 		c->parked_go++;
+		/* The runtime's age once a GC has stamped it, else a lower bound: since we saw it.
+		 */
+		lower_bound = g->waitsince_ns <= 0;
+		age = lower_bound ? now - seen[i].first : now - g->waitsince_ns / 1e9;
+		if (age < 0)
+			age = 0;
+		/* Like threads: a known-young park is counted, not sited. */
+		if (!lower_bound && age < c->opts.min_age_s)
+			continue;
 		m = new_member(c);
 		if (!m) {
 			free(seen);
@@ -743,19 +745,8 @@ static int scan_go_proc(struct pw_collector *c, struct proc *p, double now)
 		m->nframes = g->nframes;
 		m->ns_pid = p->ns_pid;
 		m->wait = g->wait_reason ? g->wait_reason : pw_intern("unknown");
-		if (g->waitsince_ns > 0) {
-			m->age = now - g->waitsince_ns / 1e9;
-			if (m->age < 0)
-				m->age = 0;
-		} else {
-			/* The runtime has not stamped it (no GC since it parked): since we saw it.
-			 */
-			m->age = now - seen[i].first;
-			m->lower_bound = true;
-		}
-		/* Like threads: a known-young park is counted, not sited. */
-		if (!m->lower_bound && m->age < c->opts.min_age_s)
-			c->nm--;
+		m->age = age;
+		m->lower_bound = lower_bound;
 	}
 	free(gs);
 	qsort(seen, n, sizeof(*seen), cmp_seen);
@@ -768,7 +759,7 @@ static int scan_go_proc(struct pw_collector *c, struct proc *p, double now)
 /* Goroutines of the Go processes among those with parked threads in this scan. */
 static int scan_goroutines(struct pw_collector *c)
 {
-	double now = mono_now();
+	double now = pw_mono_s();
 	size_t i;
 	int err;
 

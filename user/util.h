@@ -53,6 +53,9 @@ uint64_t pw_hash64(const void *data, size_t len, uint64_t seed);
  */
 size_t pw_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 
+/* CLOCK_MONOTONIC in seconds. */
+double pw_mono_s(void);
+
 /*
  * Human age: "850ms", "41s", "2m05s", "2h13m", "3d04h"; prefixed by "≥ " when
  * the age is a lower bound. Truncates (never rounds up) so an age is never

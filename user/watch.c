@@ -26,14 +26,6 @@ static void on_signal(int sig)
 	stop_sig = sig;
 }
 
-double pw_mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void pw_install_stop_handlers(void)
 {
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -9,6 +9,7 @@
 #include "series.h"
 #include "sitelabel.h"
 #include "trend.h"
+#include "util.h"
 
 struct pw_tracker;
 
@@ -21,7 +22,6 @@ int pw_tracker__sites(struct pw_tracker *t, struct pw_site **out, int *n);
 int pw_tracker__counts(struct pw_tracker *t, uint64_t id, int n, double *out);
 void pw_tracker__free(struct pw_tracker *t);
 
-double pw_mono_s(void);
 void pw_install_stop_handlers(void);
 bool pw_stop_requested(void);
 void pw_sleep_until(double deadline);
