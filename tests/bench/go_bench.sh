@@ -67,36 +67,12 @@ PW_CPU=${GB_PW_CPU:-0}
 WL_CPU=${GB_WL_CPU:-1}
 NICE=${GB_NICE:--20}
 RESULTS=${GB_RESULTS:-$ROOT/bench/results-go.md}
-
-log() {
-	printf '[%s] %s\n' "$(date +%T)" "$*" >&2
-}
-
-die() {
-	log "error: $*"
-	exit 1
-}
+. "$ROOT/tests/bench/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root"
 
-# With kernel.sched_autogroup_enabled, nice only ranks processes of one session: against other
-# sessions' load the bench's nice -20 does nothing (a pinned workload was seen getting 30% of
-# its CPU). So the bench runs in its own session, whose autogroup gets the niceness; the
-# autogroup goes away with the session.
-AUTOGROUP=0
-if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
-	if [ -z "${GB_IN_SESSION:-}" ]; then
-		GB_IN_SESSION=1 setsid "$SELF" "$BUILD" &
-		child=$!
-		trap 'kill -TERM "$child" 2>/dev/null' INT TERM HUP
-		while :; do
-			wait "$child"
-			rc=$?
-			kill -0 "$child" 2>/dev/null || exit $rc
-		done
-	fi
-	echo "$NICE" >/proc/self/autogroup 2>/dev/null && AUTOGROUP=1
-fi
+# Its own session, whose autogroup gets the niceness (lib.sh).
+bench_own_session "$SELF" "$BUILD"
 [ -x "$BUILD/parkwatch" ] || die "$BUILD/parkwatch missing (make all)"
 [ -x "$BUILD/workloads/goseed" ] || die "$BUILD/workloads/goseed missing (make workloads)"
 for tool in jq taskset curl; do
@@ -121,30 +97,6 @@ SEND=$(grep -n 'ch <- fetch()' tests/workloads/go/seed/main.go | cut -d: -f1)
 
 BG=()
 
-bg_forget() {
-	local p keep=()
-
-	for p in "${BG[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	BG=("${keep[@]}")
-}
-
-# stop_proc PID [SIG]: signal it, give it 20 s, then SIGKILL; reap it.
-stop_proc() {
-	local pid=$1 sig=${2:-INT} i
-
-	[ -n "$pid" ] || return 0
-	kill "-$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 400; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	bg_forget "$pid"
-}
-
 cleanup() {
 	local p
 
@@ -164,112 +116,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# wait_for TIMEOUT_S PID CMD...: poll CMD every 50 ms; 1 if PID died first, 2 on timeout.
-wait_for() {
-	local timeout=$1 pid=$2 i
-
-	shift 2
-	for ((i = 0; i < timeout * 20; i++)); do
-		"$@" && return 0
-		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-			"$@" && return 0
-			return 1
-		fi
-		sleep 0.05
-	done
-	return 2
-}
-
-has() {
-	grep -q -- "$2" "$1" 2>/dev/null
-}
-
-why() {
-	grep -v -e '^\s*$' "$1" 2>/dev/null | tail -1 | cut -c1-150 | tr '|' '/'
-}
-
-# stats FILE: "n min median max" of the numbers in FILE, one per line.
-stats() {
-	sort -g "$1" 2>/dev/null | awk '{ v[NR] = $1 }
-		END {
-			if (!NR) { print "0 - - -"; exit }
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print NR, v[1], m, v[NR]
-		}'
-}
-
-median() {
-	stats "$1" | awk '{ print $3 }'
-}
-
-calc() {
-	awk "BEGIN { printf \"%.6f\", $1 }"
-}
-
-fmt() {
-	case $2 in
-	- | '') printf -- '-' ;;
-	*) awk -v v="$2" -v f="$1" 'BEGIN { printf f, v }' ;;
-	esac
-}
-
-verdict() {
-	case $1 in
-	'' | -) echo "n/a" ;;
-	*) awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
-			ok = op == "<" ? v < t : op == "<=" ? v <= t : v >= t
-			print ok ? "PASS" : "MISS"
-		}' ;;
-	esac
-}
-
-rotate() {
-	local i=$1 n k
-
-	shift
-	n=$#
-	local list=("$@")
-	for ((k = 0; k < n; k++)); do
-		printf '%s ' "${list[$(((k + i) % n))]}"
-	done
-}
-
-now() {
-	date +%s.%N
-}
-
 TABLE=$W/table.md
 NOTES=$W/notes.md
 : >"$TABLE"
 : >"$NOTES"
-
-row() {
-	local out="|" c
-
-	for c in "$@"; do
-		out="$out $c |"
-	done
-	echo "$out" >>"$TABLE"
-}
-
-# row_stats LABEL FILE FORMAT RATIO TARGET VERDICT
-row_stats() {
-	local n mn md mx
-
-	read -r n mn md mx < <(stats "$2")
-	row "$1" "$n" "$(fmt "$3" "$mn")" "$(fmt "$3" "$md")" "$(fmt "$3" "$mx")" "$4" "$5" "$6"
-}
-
-note() {
-	printf -- '- %s\n' "$*" >>"$NOTES"
-}
-
-foreign_tracers() {
-	command -v bpftool >/dev/null || return 0
-	bpftool prog show --json 2>/dev/null | jq -r '[.[] | select(.type == "tracing" or
-		.type == "tracepoint" or .type == "raw_tracepoint" or .type == "kprobe" or
-		.type == "perf_event") | .name] | unique | join(", ")'
-}
 
 FOREIGN=$(foreign_tracers)
 [ -n "$FOREIGN" ] && note "tracing BPF programs of others loaded at the start: $FOREIGN"
@@ -641,11 +491,7 @@ T_END=$(date +%s)
 	echo "- kernel: $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "- go: $(go version 2>/dev/null | sed 's/^go version //') (goseed: $(grep -a -o -m1 'go1\.[0-9]*\.[0-9]*' "$GOSEED" | head -1))"
 	echo "- parkwatch: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- user bpf include 2>/dev/null || echo " + uncommitted changes")"
-	if [ $AUTOGROUP = 1 ]; then
-		echo "- every process of the bench ran at nice $NICE, in its own session whose autogroup had nice $NICE ($(cat /proc/self/autogroup))"
-	else
-		echo "- every process of the bench ran at nice $NICE (autogroup: $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo n/a))"
-	fi
+	echo "- $(nice_note)"
 	echo "- load average at the start: $LOAD_START; at the end: $LOAD_END"
 	echo "- serve workload: $(head -1 "$R/serving.pinned" 2>/dev/null) (pinned), $(head -1 "$R/serving.unpinned" 2>/dev/null) (unpinned)"
 	echo

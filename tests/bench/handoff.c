@@ -4,8 +4,9 @@
  * mutex and a condition variable. Both threads of a pair are pinned to the same core, so every
  * hand-off is a futex wake, a futex wait and a context switch on that core.
  *
- * Usage: handoff [--pairs N] [--handoffs N] [--no-pin] [--start-delay-ms MS]
- *   --pairs N           thread pairs (default 2); pair i runs on CPU i % ncpus
+ * Usage: handoff [--pairs N] [--handoffs N] [--first-cpu C] [--no-pin] [--start-delay-ms MS]
+ *   --pairs N           thread pairs (default 2); pair i runs on CPU (C + i) % ncpus
+ *   --first-cpu C       the CPU of pair 0 (default 0)
  *   --handoffs N        token passes per pair (default 250000)
  *   --no-pin            do not pin the pairs
  *   --start-delay-ms MS print READY, wait MS milliseconds, then start (default: no READY line)
@@ -78,8 +79,8 @@ static void *hand_off(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: handoff [--pairs N] [--handoffs N] [--no-pin] [--start-delay-ms MS]\n");
+	fprintf(stderr, "usage: handoff [--pairs N] [--handoffs N] [--first-cpu C] [--no-pin] "
+			"[--start-delay-ms MS]\n");
 	exit(2);
 }
 
@@ -100,10 +101,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"pairs", required_argument, NULL, 'p'},
 					     {"handoffs", required_argument, NULL, 'n'},
 					     {"no-pin", no_argument, NULL, 'P'},
+					     {"first-cpu", required_argument, NULL, 'c'},
 					     {"start-delay-ms", required_argument, NULL, 'd'},
 					     {"help", no_argument, NULL, 'h'},
 					     {}};
-	long npairs = 2, handoffs = 250000, delay_ms = -1, i;
+	long npairs = 2, handoffs = 250000, delay_ms = -1, first_cpu = 0, i;
 	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct pair *pairs;
 	struct side *sides;
@@ -121,6 +123,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			pin = 0;
+			break;
+		case 'c':
+			first_cpu = parse_long(optarg, 0);
 			break;
 		case 'd':
 			delay_ms = parse_long(optarg, 0);
@@ -147,7 +152,7 @@ int main(int argc, char **argv)
 		pthread_mutex_init(&pairs[i].mu, NULL);
 		pthread_cond_init(&pairs[i].cv, NULL);
 		pairs[i].passes = handoffs / 2;
-		pairs[i].cpu = i % ncpus;
+		pairs[i].cpu = (first_cpu + i) % ncpus;
 	}
 	for (i = 0; i < 2 * npairs; i++) {
 		sides[i].p = &pairs[i / 2];

@@ -12,7 +12,8 @@
 #     interleaved round by round, slowdown = median traced / median untraced of this one run
 #   - BPF run time per event of every parkwatch program (kernel.bpf_stats_enabled counters)
 #   - thread create/exit churn, untraced vs traced
-#   - a target's throughput while 'parkwatch snapshot' runs in a loop against it
+#   - a target's throughput while 'parkwatch snapshot' runs in a loop against it: pinned apart
+#     from parkwatch (is the target disturbed?) and sharing the CPUs with it, beside a CPU hog
 #   - snapshot latency, CPU and peak RSS, and watch CPU per re-scan, at 1k..30k parked threads,
 #     beside gdb and eu-stack
 # and marks each figure PASS/MISS against its acceptance target.
@@ -21,14 +22,17 @@
 # default 250000), BENCH_CHURN_THREADS (default 20000), BENCH_STATS_RUNS (default 5),
 # BENCH_SIZES (parked threads, default "1000 5000 10000 30000"), BENCH_PEER_SIZES (gdb and
 # eu-stack, default "1000 5000"), BENCH_SCALE_RUNS (default 3), BENCH_RESULTS (default
-# bench/results.md), BENCH_NICE (niceness of everything it runs, default -20), BENCH_KEEP=1
-# (keep the work directory with every log).
+# bench/results.md), BENCH_NICE (niceness of everything it runs, default -20; the bench runs in
+# its own session so that the niceness holds against other sessions' load), BENCH_PW_CPU and
+# BENCH_WL_CPU (CPUs of parkwatch and of the target in the pinned snapshot loop, default 0 and
+# 1), BENCH_KEEP=1 (keep the work directory with every log).
 #
 # The sysctls it changes (kernel.bpf_stats_enabled, kernel.pid_max, vm.max_map_count) are
 # restored on every exit path, and every process it starts is stopped by its pid.
 set -u -o pipefail
 
 BUILD=${1:-build}
+SELF=$(readlink -f "$0")
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 case $BUILD in
@@ -44,15 +48,7 @@ SIZES=${BENCH_SIZES:-1000 5000 10000 30000}
 PEER_SIZES=${BENCH_PEER_SIZES:-1000 5000}
 SCALE_RUNS=${BENCH_SCALE_RUNS:-3}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results.md}
-
-log() {
-	printf '[%s] %s\n' "$(date +%T)" "$*" >&2
-}
-
-die() {
-	log "error: $*"
-	exit 1
-}
+. "$ROOT/tests/bench/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (sudo make bench)"
 [ -x "$BUILD/parkwatch" ] || die "$BUILD/parkwatch missing (make all)"
@@ -60,6 +56,7 @@ die() {
 # Everything the bench starts inherits this niceness: other load on the host then takes
 # little of the CPU the measured workloads and tracers need (BENCH_NICE=0 to turn it off).
 NICE=${BENCH_NICE:--20}
+bench_own_session "$SELF" "$BUILD"
 renice -n "$NICE" -p $$ >/dev/null || die "renice failed"
 
 W=$(mktemp -d /tmp/parkwatch-bench.XXXXXX) || die "mktemp failed"
@@ -71,30 +68,6 @@ T_START=$(date +%s)
 
 BG=()
 declare -A SYSCTL_SAVED=()
-
-bg_forget() {
-	local p keep=()
-
-	for p in "${BG[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	BG=("${keep[@]}")
-}
-
-# stop_proc PID [SIG]: signal it, give it 20 s to exit, then SIGKILL; reap it.
-stop_proc() {
-	local pid=$1 sig=${2:-INT} i
-
-	[ -n "$pid" ] || return 0
-	kill "-$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 400; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	bg_forget "$pid"
-}
 
 sysctl_set() {
 	local key=$1 val=$2
@@ -138,26 +111,6 @@ trap 'exit 130' INT TERM HUP
 
 # ---- small helpers ----
 
-# wait_for TIMEOUT_S PID CMD...: poll CMD every 50 ms; 1 if PID died first, 2 on timeout.
-wait_for() {
-	local timeout=$1 pid=$2 i
-
-	shift 2
-	for ((i = 0; i < timeout * 20; i++)); do
-		"$@" && return 0
-		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-			"$@" && return 0
-			return 1
-		fi
-		sleep 0.05
-	done
-	return 2
-}
-
-has() {
-	grep -q -- "$2" "$1" 2>/dev/null
-}
-
 count_ge() {
 	[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
 }
@@ -166,84 +119,13 @@ nonempty() {
 	[ -s "$1" ]
 }
 
-# Why a process failed, in one line: the last meaningful line of its log.
-why() {
-	grep -v -e '^\s*$' -e '^Traceback' -e '^  File' -e '^    ' "$1" 2>/dev/null | tail -1 |
-		cut -c1-150 | tr '|' '/'
-}
-
-# stats FILE: "n min median max" of the numbers in FILE, one per line.
-stats() {
-	sort -g "$1" 2>/dev/null | awk '{ v[NR] = $1 }
-		END {
-			if (!NR) { print "0 - - -"; exit }
-			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print NR, v[1], m, v[NR]
-		}'
-}
-
-median() {
-	stats "$1" | awk '{ print $3 }'
-}
-
-# calc EXPR: floating-point arithmetic (awk).
-calc() {
-	awk "BEGIN { printf \"%.6f\", $1 }"
-}
-
-fmt() {
-	case $2 in
-	-) printf -- '-' ;;
-	*) awk -v v="$2" -v f="$1" 'BEGIN { printf f, v }' ;;
-	esac
-}
-
-# verdict VALUE OP TARGET: PASS or MISS.
-verdict() {
-	case $1 in
-	'' | -) echo "n/a" ;;
-	*) awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
-			ok = op == "<=" ? v <= t : v >= t
-			print ok ? "PASS" : "MISS"
-		}' ;;
-	esac
-}
-
 TABLE=$W/table.md
 NOTES=$W/notes.md
 : >"$TABLE"
 : >"$NOTES"
 
-row() {
-	local out="|" c
-
-	for c in "$@"; do
-		out="$out $c |"
-	done
-	echo "$out" >>"$TABLE"
-}
-
-# row_stats LABEL FILE FORMAT RATIO TARGET VERDICT
-row_stats() {
-	local n mn md mx
-
-	read -r n mn md mx < <(stats "$2")
-	row "$1" "$n" "$(fmt "$3" "$mn")" "$(fmt "$3" "$md")" "$(fmt "$3" "$mx")" "$4" "$5" "$6"
-}
-
 row_skip() {
 	row "$1" 0 - - - - "${3:--}" "skipped: $2"
-}
-
-note() {
-	printf -- '- %s\n' "$*" >>"$NOTES"
-}
-
-# Other tracers on the host make "untraced" a lie and every ratio smaller: name them.
-foreign_tracers() {
-	bpftool prog show --json 2>/dev/null | jq -r '[.[] | select(.type == "tracing" or
-		.type == "tracepoint" or .type == "raw_tracepoint" or .type == "kprobe" or
-		.type == "perf_event") | .name] | unique | join(", ")'
 }
 
 # ---- tools and workloads ----
@@ -357,18 +239,6 @@ result_field() {
 	sed -n "s/^RESULT .*$2=\([0-9.]*\).*/\1/p" "$1" | tail -1
 }
 
-# rotate I LIST...: LIST rotated left by I (interleaving without a fixed order).
-rotate() {
-	local i=$1 n k
-
-	shift
-	n=$#
-	local list=("$@")
-	for ((k = 0; k < n; k++)); do
-		printf '%s ' "${list[$(((k + i) % n))]}"
-	done
-}
-
 # ---- 1. hand-off workload: untraced vs tracers, interleaved ----
 
 HO_CFGS=(untraced watch futex)
@@ -449,31 +319,53 @@ done
 
 # ---- 3. the target's throughput while parkwatch snapshot runs in a loop against it ----
 
-# snapshot_loop PID PAUSE_S: snapshots of PID back to back (PAUSE_S between them) until told.
+# snapshot_loop PID PAUSE_S [CPU]: snapshots of PID back to back (PAUSE_S between them) until
+# told; on CPU when given.
 snapshot_loop() {
-	local pid=$1 pause=$2 n=0
+	local pid=$1 pause=$2 cpu=${3:-} n=0 pre=()
 
+	[ -n "$cpu" ] && pre=(taskset -c "$cpu")
 	while [ ! -e "$W/stop.loop" ]; do
-		"$PW" snapshot -p "$pid" -m 0 >/dev/null 2>>"$W/snaploop.err" && n=$((n + 1))
+		"${pre[@]}" "$PW" snapshot -p "$pid" -m 0 >/dev/null 2>>"$W/snaploop.err" && n=$((n + 1))
 		[ "$pause" = 0 ] || sleep "$pause"
 	done
 	echo "$n" >"$W/snaploop.count"
 }
 
-# A longer target run than the hand-off section's, so that several snapshots complete in it.
-log "snapshot loop: $RUNS interleaved rounds"
+# Two phases. pinned: one hand-off pair on CPU $WL_CPU, parkwatch (or nothing) on CPU $PW_CPU:
+# whatever the target loses is parkwatch stopping or disturbing it (locks, IPIs, its stack
+# pages read), not CPU taken from it; this is the "target never stopped" figure. shared: two
+# pairs fill both CPUs, so every cycle parkwatch runs is taken from the target; the hog control
+# (a plain CPU spinner in parkwatch's place, no tracing at all) shows what CPU competition alone
+# costs. A longer target run than the hand-off section's, so that several snapshots complete.
+PW_CPU=${BENCH_PW_CPU:-0}
+WL_CPU=${BENCH_WL_CPU:-1}
+[ "$(nproc)" -ge 2 ] || PW_CPU=0 WL_CPU=0
+log "snapshot loop: $RUNS interleaved rounds, pinned and shared"
 for ((r = 0; r < RUNS; r++)); do
-	for cfg in $(rotate "$r" none loop loop1s); do
+	for pc in $(rotate "$r" pinned:none pinned:loop pinned:loop1s shared:none shared:loop \
+		shared:loop1s shared:hog); do
+		phase=${pc%%:*}
+		cfg=${pc##*:}
 		out=$W/handoff-loop.out
 		rm -f "$W/stop.loop" "$W/snaploop.count"
-		"$HANDOFF" --pairs 2 --handoffs $((4 * HANDOFFS)) --start-delay-ms 300 >"$out" 2>&1 &
+		if [ "$phase" = pinned ]; then
+			"$HANDOFF" --pairs 1 --first-cpu "$WL_CPU" --handoffs $((4 * HANDOFFS)) \
+				--start-delay-ms 300 >"$out" 2>&1 &
+			cpu=$PW_CPU
+		else
+			"$HANDOFF" --pairs 2 --handoffs $((4 * HANDOFFS)) --start-delay-ms 300 >"$out" 2>&1 &
+			cpu=""
+		fi
 		hpid=$!
 		BG+=("$hpid")
 		lpid=""
 		if wait_for 10 "$hpid" has "$out" READY && [ "$cfg" != none ]; then
-			pause=0
-			[ "$cfg" = loop1s ] && pause=1
-			snapshot_loop "$hpid" "$pause" &
+			case $cfg in
+			loop) snapshot_loop "$hpid" 0 "$cpu" & ;;
+			loop1s) snapshot_loop "$hpid" 1 "$cpu" & ;;
+			hog) while [ ! -e "$W/stop.loop" ]; do :; done & ;;
+			esac
 			lpid=$!
 			BG+=("$lpid")
 		fi
@@ -483,10 +375,10 @@ for ((r = 0; r < RUNS; r++)); do
 			touch "$W/stop.loop"
 			wait "$lpid"
 			bg_forget "$lpid"
-			cat "$W/snaploop.count" >>"$R/$cfg.count" 2>/dev/null
+			[ "$cfg" = hog ] || cat "$W/snaploop.count" >>"$R/$phase.$cfg.count" 2>/dev/null
 		fi
 		v=$(result_field "$out" rate)
-		[ -n "$v" ] && echo "$v" >>"$R/tp.$cfg" && echo "$r $v" >>"$R/tp.$cfg.byround"
+		[ -n "$v" ] && echo "$v" >>"$R/tp.$phase.$cfg" && echo "$r $v" >>"$R/tp.$phase.$cfg.byround"
 	done
 done
 
@@ -514,10 +406,6 @@ bpf_delta() {
 			calc "$cnt / $secs" >>"$R/bpf.$tag.$name.eps"
 			echo >>"$R/bpf.$tag.$name.eps"
 		done
-}
-
-now() {
-	date +%s.%N
 }
 
 log "BPF stats: $STATS_RUNS runs each"
@@ -795,23 +683,36 @@ for cfg in untraced watch futex; do
 done
 
 # Target throughput during repeated snapshots.
-row_stats "target hand-offs/s, no snapshots" "$R/tp.none" %.0f "1.000" - -
-if [ -s "$R/tp.loop" ]; then
-	ratio=$(calc "$(median "$R/tp.loop") / $(median "$R/tp.none")")
-	pr=$(paired_ratio "$R/tp.loop" "$R/tp.none")
-	row_stats "target hand-offs/s, parkwatch snapshot -p TARGET -m 0 in a loop" "$R/tp.loop" \
-		%.0f "$(fmt %.3f "$ratio") (paired $(fmt %.3f "$pr"))" ">= 0.98" \
-		"$(verdict "$ratio" ">=" 0.98)"
-	row_stats "snapshots completed per target run (loop)" "$R/loop.count" %.0f - - -
-fi
-if [ -s "$R/tp.loop1s" ]; then
-	ratio=$(calc "$(median "$R/tp.loop1s") / $(median "$R/tp.none")")
-	pr=$(paired_ratio "$R/tp.loop1s" "$R/tp.none")
-	row_stats "target hand-offs/s, same with 1 s pause between snapshots" "$R/tp.loop1s" \
-		%.0f "$(fmt %.3f "$ratio") (paired $(fmt %.3f "$pr"))" - -
-	row_stats "snapshots completed per target run (loop, 1 s pause)" "$R/loop1s.count" %.0f \
-		- - -
-fi
+for phase in pinned shared; do
+	if [ $phase = pinned ]; then
+		what="1 pair on CPU $WL_CPU, parkwatch on CPU $PW_CPU"
+	else
+		what="2 pairs on both CPUs, parkwatch unpinned"
+	fi
+	base=$R/tp.$phase.none
+	row_stats "target hand-offs/s ($what), no snapshots" "$base" %.0f "1.000" - -
+	for cfg in loop loop1s hog; do
+		[ -s "$R/tp.$phase.$cfg" ] || continue
+		case $cfg in
+		loop) label="parkwatch snapshot -p TARGET -m 0 back to back" ;;
+		loop1s) label="the same with 1 s pause between snapshots" ;;
+		hog) label="control: a CPU spinner instead of parkwatch (no tracing)" ;;
+		esac
+		ratio=$(calc "$(median "$R/tp.$phase.$cfg") / $(median "$base")")
+		pr=$(paired_ratio "$R/tp.$phase.$cfg" "$base")
+		target="-"
+		v="-"
+		if [ $phase = pinned ] && [ $cfg = loop ]; then
+			target=">= 0.98"
+			v=$(verdict "$ratio" ">=" 0.98)
+		fi
+		row_stats "target hand-offs/s ($what), $label" "$R/tp.$phase.$cfg" %.0f \
+			"$(fmt %.3f "$ratio") (paired $(fmt %.3f "$pr"))" "$target" "$v"
+		[ -s "$R/$phase.$cfg.count" ] &&
+			row_stats "snapshots completed per target run ($phase, $cfg)" \
+				"$R/$phase.$cfg.count" %.0f - - -
+	done
+done
 
 # Scaling.
 for n in $(echo "$SIZES $PEER_SIZES" | tr ' ' '\n' | sort -un); do
@@ -889,7 +790,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null)
 	echo "- clang: $(ver clang --version); libbpf: $(dpkg-query -W -f='${Version}' libbpf1 2>/dev/null)"
 	echo "- bpftool: $(ver bpftool version); bpftrace: $(ver bpftrace --version)"
 	echo "- bcc: $(dpkg-query -W -f='${Version}' bpfcc-tools 2>/dev/null); gdb: $(ver gdb --version); eu-stack: $(ver eu-stack --version)"
-	echo "- every process of the bench ran at nice $NICE (BENCH_NICE)"
+	echo "- $(nice_note) (BENCH_NICE)"
 	echo "- load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "Hand-off: 2 thread pairs, each pinned to one core, ${HANDOFFS} mutex+condvar hand-offs per"
@@ -900,10 +801,13 @@ commit=$(git rev-parse --short HEAD 2>/dev/null)
 	echo "BPF ns/event: the kernel's run_time_ns / run_cnt per program over one workload run"
 	echo "(kernel.bpf_stats_enabled=1, $STATS_RUNS runs; min/median/max over runs; the counters"
 	echo "include the stats' own clock reads). Churn: ${CHURN_THREADS} threads created and joined by 2"
-	echo "workers. Snapshot loop: the hand-off workload (4 x ${HANDOFFS} hand-offs per pair) while"
-	echo "\`parkwatch snapshot -p PID -m 0\` runs back to back against it, or with a 1 s pause (each"
-	echo "snapshot loads, scans, unwinds every parked thread of the target and exits; the target is"
-	echo "never stopped, but both cores are busy with it, so parkwatch's CPU is taken from it)."
+	echo "workers, each pinned to its own CPU (their threads inherit it). Snapshot loop: the"
+	echo "hand-off workload (4 x ${HANDOFFS} hand-offs per pair) while \`parkwatch snapshot -p PID -m 0\`"
+	echo "runs back to back against it, or with a 1 s pause (each snapshot loads, scans, unwinds"
+	echo "every parked thread of the target and exits). pinned: one pair on CPU $WL_CPU, parkwatch on"
+	echo "CPU $PW_CPU, so what the target loses is parkwatch disturbing it, not CPU taken from it;"
+	echo "shared: two pairs fill both CPUs and parkwatch runs where the scheduler puts it, beside a"
+	echo "control with a plain CPU spinner in its place (CPU competition alone, no tracing)."
 	echo "Scaling: \`preparked --threads N\` (half on one condvar, half in nanosleep); each"
 	echo "snapshot is a new process (cold caches, every stack copied and unwound); watch CPU per"
 	echo "scan is its on-CPU time (schedstat) over 10 scans once scans are 1 s apart (after the"
