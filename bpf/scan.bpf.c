@@ -15,7 +15,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u64 min_age_ns = 1000000000ULL;
 const volatile bool filter_pids = false;
-/* bpf_ktime_get_ns() when the hot path was attached: parks before it are unknown. */
+/*
+ * bpf_ktime_get_ns() when the hot path was attached: parks before it are unknown. UINT64_MAX
+ * when it is not attached (one-shot snapshots): then it bounds nothing.
+ */
 const volatile __u64 attach_ns = 0;
 
 /*
@@ -67,7 +70,8 @@ static __always_inline __u32 pid_in_ns(struct pid *p)
  * The scheduler stamped se.exec_start (rq clock_task) when it last stopped
  * running; the rq's clock_task now, minus that, is a lower bound: clock_task
  * excludes IRQ/steal time and may be stale on an idle CPU, both of which
- * only shrink the difference. Also, it has been parked at least since attach.
+ * only shrink the difference. Also, with the hot path attached, it has been
+ * parked at least since attach.
  */
 static __always_inline __u64 preparked_age(struct task_struct *task, __u64 now)
 {

@@ -32,6 +32,7 @@ struct pw_cli {
 	unsigned futex_words; /* capacity of the per-word futex map, 0 = default */
 	enum pw_go_mode goroutines;
 	bool writes_files; /* export: keeps CAP_DAC_OVERRIDE for its textfile directory */
+	bool one_shot;	   /* snapshot: one scan right after set-up, no hot path */
 };
 
 /* Parses the common options; returns PW_EXIT_OK, or an exit code after printing why. */

@@ -13,6 +13,7 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 {
 	struct pw_tracer_opts topts = {
 		.futex_events = cli->futex_events,
+		.park_events = !cli->one_shot,
 		.min_age_s = cli->min_age_s,
 		.pids = cli->pids,
 		.npids = cli->npids,

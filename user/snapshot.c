@@ -136,6 +136,7 @@ int pw_cmd_snapshot(int argc, char **argv)
 		return err;
 	if (pw_check_privileges(&cli))
 		return PW_EXIT_FAIL;
+	cli.one_shot = true;
 	if (pw_session__open(&cli, false, &ss))
 		goto out;
 	/* Test hook: widen the window in which a watched process can exit. */

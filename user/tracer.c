@@ -220,6 +220,8 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 			bpf_program__set_autoload(
 				opt[i].prog, opts->futex_events && tracepoint_exists(opt[i].tp));
 	}
+	bpf_program__set_autoload(t->park->progs.pw_sched_switch, opts->park_events);
+	bpf_program__set_autoload(t->park->progs.pw_process_exit, opts->park_events);
 	err = park_bpf__load(t->park);
 	if (err) {
 		err = explain_load_error(err, "load BPF programs");
@@ -238,7 +240,8 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	}
 	t->scan->rodata->min_age_ns = (__u64)(opts->min_age_s * 1e9);
 	t->scan->rodata->filter_pids = opts->npids > 0;
-	t->scan->rodata->attach_ns = mono_ns();
+	/* Without the hot path, "asleep since attach" is no bound at all. */
+	t->scan->rodata->attach_ns = opts->park_events ? mono_ns() : UINT64_MAX;
 	if (opts->npids > 0)
 		bpf_map__set_max_entries(t->scan->maps.pids, opts->npids);
 	if ((err = bpf_map__reuse_fd(t->scan->maps.park_state,

@@ -12,6 +12,14 @@ struct pw_tracer;
 
 struct pw_tracer_opts {
 	bool futex_events; /* attach the futex syscall tracepoints */
+	/*
+	 * Attach the hot path (sched_switch, exit). A one-shot snapshot scans right after
+	 * set-up: a park starting in that window is all the hot path could add, while attaching
+	 * and detaching it patches kernel text (function-call IPIs on every CPU, ~12 per
+	 * snapshot on the target's) and adds its cost to every context switch meanwhile. Off,
+	 * every age comes from the scheduler's own stamps and is a lower bound.
+	 */
+	bool park_events;
 	double min_age_s;  /* stacks only for threads parked at least this long */
 	const pid_t *pids; /* NULL: every process on the host */
 	int npids;

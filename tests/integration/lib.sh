@@ -82,6 +82,13 @@ finish() {
 pw_prog_ids() {
 	bpftool prog show 2>/dev/null | sed -nE 's/^([0-9]+): .* name (pw_[a-z_]+) .*/\1/p' | sort
 }
+# Names of the BPF programs process $1 holds open (its fdinfo), sorted, one per line.
+prog_names_of() {
+	local id
+	for id in $(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
+		bpftool prog show id "$id" 2>/dev/null | sed -nE 's/^[0-9]+: .* name ([a-z_0-9]+) .*/\1/p'
+	done | sort -u
+}
 # Programs in the second list that were not in the first: what one parkwatch run loaded.
 new_ids() { comm -13 <(echo "$1") <(echo "$2"); }
 # None of the given program ids is still loaded.

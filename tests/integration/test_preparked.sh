@@ -25,4 +25,29 @@ check "ages are lower bounds" \
 check "lower-bound ages are at least 1 s" \
 	test "$(jq '[.sites[] | select(.site // "" | startswith("parked_worker")) | .oldest_age_s >= 1] | all' "$j")" = true
 check "no drops" test "$(jq '[.drops[]] | add' "$j")" = 0
+
+# A one-shot snapshot attaches no hot path (attaching and detaching it sends IPIs to the
+# target's CPUs, for nothing a snapshot reports); watch does. Both held while they run.
+PARKWATCH_TEST_SCAN_DELAY_MS=3000 "$PW" snapshot -p "$WPID" --json >"$TMP/d.json" 2>"$TMP/d.err" &
+sp=$!
+names=""
+for i in $(seq 50); do
+	names=$(prog_names_of "$sp")
+	echo "$names" | grep -q pw_scan && break
+	sleep 0.1
+done
+check "snapshot holds the scan iterator ($(echo $names))" grep -qx pw_scan <<<"$names"
+check "snapshot attaches no sched_switch or exit program" \
+	test -z "$(grep -x -e pw_sched_switch -e pw_process_exit <<<"$names")"
+wait "$sp"
+check "that snapshot still reports every thread, ages lower bounds" \
+	test "$(jq '[.sites[] | select(.site // "" | startswith("parked_worker")) | select(.age_is_lower_bound) | .count] | add' "$TMP/d.json")" = $N
+"$PW" watch -p "$WPID" -i 1s >"$TMP/w.log" 2>&1 &
+wp=$!
+PIDS+=("$wp")
+wait_for "$TMP/w.log" 'parked=' 60
+names=$(prog_names_of "$wp")
+check "watch attaches the hot path ($(echo $names))" grep -qx pw_sched_switch <<<"$names"
+kill -INT "$wp"
+wait "$wp"
 finish
