@@ -163,7 +163,22 @@ test-san:
 SYSTEMD_UNITDIR ?= /lib/systemd/system
 # Benchmarks (never part of `make test`): overhead against peers, BPF ns/event, scaling,
 # and the 10-minute watch soak. Results go to bench/.
-bench: all workloads
+# The floor programs (tests/bench/floor.bpf.c): strict subsets of the sched_switch hot path,
+# measured beside it to show what bounds its cost per event.
+BENCH_FLOOR := $(OUTPUT)/bench/floor $(OUTPUT)/bench/floor.bpf.o
+$(OUTPUT)/bench:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bench/floor.bpf.o: tests/bench/floor.bpf.c bpf/compat.bpf.h $(VMLINUX_H) | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -include $(VMLINUX_H) -c $< -o $@.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(OUTPUT)/bench/floor: tests/bench/floor.c | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
+bench: all workloads $(BENCH_FLOOR)
 	tests/bench/run.sh $(OUTPUT)
 	tests/bench/go_bench.sh $(OUTPUT)
 	tests/bench/watch_soak.sh $(OUTPUT) 600
@@ -198,7 +213,8 @@ install: all
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/parkwatch/README.md
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/workloads/*.c tests/workloads/*.h
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/workloads/*.c \
+		tests/workloads/*.h tests/bench/*.c
 
 clean:
 	rm -rf $(OUTPUT) $(SAN_OUTPUT)

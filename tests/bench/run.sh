@@ -161,6 +161,7 @@ PREPARKED=$BUILD/workloads/preparked
 PW=$W/parkwatch
 cp "$BUILD/parkwatch" "$PW" || die "cannot copy $BUILD/parkwatch"
 HANDOFF=$BB/handoff
+FLOOR=$BB/floor
 CHURN=$BB/churn
 
 HAVE_EXPORT=0
@@ -198,13 +199,14 @@ tracer_start() {
 	btfutex) bpftrace -e "$BT_FUTEX" >"$lg" 2>&1 & ;;
 	btoffcpu) bpftrace "$ROOT/tests/bench/offcpu.bt" >"$lg" 2>&1 & ;;
 	bcc) offcputime-bpfcc >"$lg" 2>&1 & ;;
+	floor-*) "$FLOOR" "${cfg#floor-}" >"$lg" 2>&1 & ;;
 	esac
 	TR_PID=$!
 	BG+=("$TR_PID")
 	case $cfg in
 	watch | futex) wait_for 60 "$TR_PID" has "$lg" 'parked=' ;;
 	export) wait_for 60 "$TR_PID" nonempty "$W/prom/parkwatch.prom" ;;
-	btfutex | btoffcpu) wait_for 60 "$TR_PID" has "$lg" READY ;;
+	btfutex | btoffcpu | floor-*) wait_for 60 "$TR_PID" has "$lg" READY ;;
 	bcc) wait_for 120 "$TR_PID" has "$lg" 'Tracing off-CPU' ;;
 	esac
 	rc=$?
@@ -410,8 +412,16 @@ bpf_delta() {
 
 log "BPF stats: $STATS_RUNS runs each"
 sysctl_set kernel.bpf_stats_enabled 1 || die "cannot set kernel.bpf_stats_enabled"
+# The floor programs (tests/bench/floor.bpf.c, strict subsets of pw_sched_switch, and an empty
+# sys_enter_futex program) on the same workload: what bounds parkwatch's cost per event.
+FLOOR_PAIRS=""
+if [ -x "$FLOOR" ] && [ -s "$FLOOR.bpf.o" ]; then
+	FLOOR_PAIRS="floor-empty:handoff floor-filter:handoff floor-clock:handoff floor-storage:handoff floor-futex_empty:handoff"
+else
+	note "floor programs not built ($FLOOR): make bench builds them"
+fi
 for ((r = 0; r < STATS_RUNS; r++)); do
-	for pair in watch:handoff futex:handoff watch:churn; do
+	for pair in $(rotate "$r" watch:handoff futex:handoff watch:churn $FLOOR_PAIRS); do
 		cfg=${pair%%:*}
 		wl=${pair##*:}
 		tracer_start "$cfg" || continue
@@ -654,9 +664,19 @@ bpf_row() {
 bpf_row watch-handoff pw_sched_switch "watch, hand-off"
 bpf_row futex-handoff pw_sched_switch "watch --futex-events, hand-off"
 bpf_row futex-handoff pw_enter_futex "watch --futex-events, hand-off"
-bpf_row futex-handoff pw_exit_futex "watch --futex-events, hand-off"
 bpf_row watch-churn pw_sched_switch "watch, churn"
 bpf_row watch-churn pw_process_exit "watch, churn"
+# floor_row CFG PROG WHAT: a floor program's ns/event (no target: it is the bound, not parkwatch).
+floor_row() {
+	[ -s "$R/bpf.$1-handoff.$2.ns" ] || return 0
+	row_stats "BPF floor: $3, hand-off" "$R/bpf.$1-handoff.$2.ns" %.0f \
+		"$(fmt %.0f "$(median "$R/bpf.$1-handoff.$2.eps")") events/s" - -
+}
+floor_row floor-empty floor_empty "empty tp_btf/sched_switch program"
+floor_row floor-filter floor_filter "+ pw_sched_switch's test (sleeping, not kthread, not preempted)"
+floor_row floor-clock floor_clock "+ test + bpf_ktime_get_ns()"
+floor_row floor-storage floor_storage "+ test + task-storage get-or-create, seq++"
+floor_row floor-futex_empty floor_futex_empty "empty sys_enter_futex program"
 
 # Churn: threads/s; ratio = median traced / median untraced (>= 0.95).
 CU=$(median "$R/ch.untraced")
@@ -800,7 +820,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null)
 	echo "same round. Tracers are started, attached and stopped around each run (host-wide)."
 	echo "BPF ns/event: the kernel's run_time_ns / run_cnt per program over one workload run"
 	echo "(kernel.bpf_stats_enabled=1, $STATS_RUNS runs; min/median/max over runs; the counters"
-	echo "include the stats' own clock reads). Churn: ${CHURN_THREADS} threads created and joined by 2"
+	echo "include the stats' own clock reads). The floor rows are programs that each do a strict"
+	echo "subset of pw_sched_switch (tests/bench/floor.bpf.c), measured the same way in the same"
+	echo "rounds: what the kernel's dispatch, the stats and each operation cost on this machine."
+	echo "Churn: ${CHURN_THREADS} threads created and joined by 2"
 	echo "workers, each pinned to its own CPU (their threads inherit it). Snapshot loop: the"
 	echo "hand-off workload (4 x ${HANDOFFS} hand-offs per pair) while \`parkwatch snapshot -p PID -m 0\`"
 	echo "runs back to back against it, or with a 1 s pause (each snapshot loads, scans, unwinds"
