@@ -44,7 +44,7 @@ int BPF_PROG(pw_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	 * Only the task leaving the CPU is looked at: a park starts when a task
 	 * switches out asleep, and every real sleep does so with preempt false.
 	 * Its end needs no event: the scan sees from the task's state whether it
-	 * is still asleep, and the next park overwrites since_ns. That halves the
+	 * is still asleep, and the next park overwrites since. That halves the
 	 * task-storage lookups of the hottest tracepoint on the host.
 	 */
 	if (PW_SLEEPING(prev_state) && !(prev->flags & PF_KTHREAD)) {
@@ -52,7 +52,7 @@ int BPF_PROG(pw_sched_switch, bool preempt, struct task_struct *prev, struct tas
 			s = bpf_task_storage_get(&park_state, prev, 0,
 						 BPF_LOCAL_STORAGE_GET_F_CREATE);
 			if (s) {
-				s->since_ns = bpf_ktime_get_ns();
+				s->since = pw_clock();
 				s->seq++;
 				s->flags = (s->flags & PS_IN_FUTEX) | PS_PARKED;
 				stat_inc(PW_STAT_PARKS);

@@ -184,7 +184,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 	struct pw_task_rec *rec;
 	struct scratch *sc;
 	__u32 zero = 0, state, tgid, len = 0;
-	__u64 now, size;
+	__u64 now, nowc, size;
 	bool dump;
 
 	if (!task)
@@ -216,6 +216,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
 
 	now = bpf_ktime_get_ns();
+	nowc = pw_clock();
 	s = bpf_task_storage_get(&park_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s) {
 		stat_inc(PW_STAT_DROP_STORAGE);
@@ -226,12 +227,14 @@ int pw_scan(struct bpf_iter__task *ctx)
 			/* Asleep, yet no park seen: it parked before we attached. */
 			__u64 age = preparked_age(task, now);
 
-			s->since_ns = now > age ? now - age : 0;
+			/* Rounded down to the clock's unit: still a lower bound. */
+			age = pw_ns_clock(age);
+			s->since = nowc > age ? nowc - age : 0;
 			s->seq++;
 			s->flags |= PS_PARKED | PS_LOWER_BOUND;
 		}
 		rec->park_seq = s->seq;
-		rec->age_ns = now > s->since_ns ? now - s->since_ns : 0;
+		rec->age_ns = nowc > s->since ? pw_clock_ns(nowc - s->since) : 0;
 		if (s->flags & PS_LOWER_BOUND)
 			rec->flags |= PW_F_AGE_LOWER_BOUND;
 		if (s->flags & PS_IN_FUTEX) {

@@ -39,6 +39,7 @@ struct pw_tracer {
 	__u64 lost_records; /* written by the iterator, never handed to a callback */
 	int ncpus;
 	__u32 futex_slot_mask; /* park.bpf.c's futex_slots: size - 1 */
+	int hz;		       /* the park clock's ticks per second; 0: it is in ns */
 };
 
 static bool verbose_libbpf;
@@ -182,6 +183,10 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	while (opts->futex_words && t->futex_slot_mask + 1 > opts->futex_words)
 		t->futex_slot_mask >>= 1;
 	t->park->rodata->futex_slot_mask = t->futex_slot_mask;
+	/* The park clock: jiffies where the kernel's HZ is known (park_state.bpf.h). */
+	t->hz = getenv("PARKWATCH_TEST_NS_CLOCK") ? 0
+						  : pw_kernel_hz(); /* test hook: the fallback */
+	t->park->rodata->pw_hz = t->hz;
 	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
 	if (opts->futex_events) {
 		err = ensure_tracefs();
@@ -240,6 +245,7 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	}
 	t->scan->rodata->min_age_ns = (__u64)(opts->min_age_s * 1e9);
 	t->scan->rodata->filter_pids = opts->npids > 0;
+	t->scan->rodata->pw_hz = t->hz;
 	/* Without the hot path, "asleep since attach" is no bound at all. */
 	t->scan->rodata->attach_ns = opts->park_events ? mono_ns() : UINT64_MAX;
 	if (opts->npids > 0)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <zlib.h>
 #include "util.h"
 
 #define FNV_PRIME 0x100000001b3ULL
@@ -261,4 +263,40 @@ double pw_mono_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int pw_config_hz(const char *path)
+{
+	char line[256];
+	gzFile f;
+	long hz = 0;
+
+	f = gzopen(path, "r");
+	if (!f)
+		return 0;
+	while (gzgets(f, line, sizeof(line))) {
+		char *end;
+
+		if (strncmp(line, "CONFIG_HZ=", 10))
+			continue;
+		hz = strtol(line + 10, &end, 10);
+		if (end == line + 10 || (*end && *end != '\n') || hz < 1 || hz > 100000)
+			hz = 0;
+		break;
+	}
+	gzclose(f);
+	return (int)hz;
+}
+
+int pw_kernel_hz(void)
+{
+	struct utsname u;
+	char path[128 + sizeof(u.release)];
+	int hz = 0;
+
+	if (uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		hz = pw_config_hz(path);
+	}
+	return hz ? hz : pw_config_hz("/proc/config.gz");
 }

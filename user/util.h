@@ -63,4 +63,11 @@ double pw_mono_s(void);
  */
 void pw_format_age(double secs, bool lower_bound, char *buf, size_t len);
 
+/*
+ * CONFIG_HZ from a kernel config file (plain or gzip), or 0 when it is missing or says nothing
+ * sane. pw_kernel_hz(): the running kernel's, from /boot/config-$(uname -r) or /proc/config.gz.
+ */
+int pw_config_hz(const char *path);
+int pw_kernel_hz(void);
+
 #endif /* PW_UTIL_H */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 #include "util.h"
 
 static void test_intern_dedups(void **state)
@@ -280,6 +281,59 @@ static void test_err_format(void **state)
 	assert_string_equal(out, "parkwatch: failed to attach: 42\nparkwatch: strerror-like\n");
 }
 
+/* Writes text to a temporary file, gzip-compressed when asked; returns its path. */
+static const char *config_file(const char *text, bool gz)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/pw-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	if (gz) {
+		gzFile f = gzdopen(fd, "w");
+
+		assert_non_null(f);
+		assert_int_equal(gzputs(f, text), (int)strlen(text));
+		assert_int_equal(gzclose(f), Z_OK);
+	} else {
+		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+		close(fd);
+	}
+	return path;
+}
+
+static void test_config_hz(void **state)
+{
+	static const struct {
+		const char *text;
+		bool gz;
+		int hz;
+	} cases[] = {
+		{"CONFIG_HZ_250=y\nCONFIG_HZ=250\nCONFIG_SCHED_HRTICK=y\n", false, 250},
+		{"# comment\nCONFIG_HZ=1000\n", true, 1000}, /* /proc/config.gz */
+		{"CONFIG_HZ=300", false, 300},		     /* no final newline */
+		{"CONFIG_HZ_100=y\n", false, 0},	     /* no CONFIG_HZ= line */
+		{"CONFIG_HZ=abc\n", false, 0},
+		{"CONFIG_HZ=250x\n", false, 0},
+		{"CONFIG_HZ=0\n", false, 0},
+		{"CONFIG_HZ=-250\n", false, 0},
+		{"CONFIG_HZ=99999999999999999999\n", false, 0},
+		{"", false, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = config_file(cases[i].text, cases[i].gz);
+
+		assert_int_equal(pw_config_hz(path), cases[i].hz);
+		unlink(path);
+	}
+	assert_int_equal(pw_config_hz("/nonexistent/config"), 0);
+	/* Whatever this kernel says, it is 0 or a sane HZ. */
+	assert_true(pw_kernel_hz() == 0 || (pw_kernel_hz() >= 24 && pw_kernel_hz() <= 10000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_format_age),
 		cmocka_unit_test(test_format_age_small_buffer),
 		cmocka_unit_test(test_err_format),
+		cmocka_unit_test(test_config_hz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
