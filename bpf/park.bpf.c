@@ -93,9 +93,9 @@ struct {
 } futex_slots SEC(".maps");
 
 /* The slow path: a word whose per-CPU slot another word holds. */
-static __noinline void count_word_hashed(__u32 tgid, __u64 uaddr, bool wake)
+static __noinline void count_word_hashed(__u32 tgid, __u32 tag, __u64 uaddr, bool wake)
 {
-	struct pw_futex_key key = {.tgid = tgid, .uaddr = uaddr};
+	struct pw_futex_key key = {.tgid = tgid, .tag = tag, .uaddr = uaddr};
 	struct pw_futex_val zero = {}, *v;
 
 	v = bpf_map_lookup_elem(&futex_words, &key);
@@ -119,22 +119,30 @@ static __noinline void count_word_hashed(__u32 tgid, __u64 uaddr, bool wake)
  * A shared hash costs ~70 ns per futex call (hashing, bucket walk, an atomic
  * on a shared line); the per-CPU slot is an inlined array lookup and a plain
  * increment. No two programs on one CPU touch a slot at once.
+ *
+ * A word is (tgid, tag, uaddr): the tag (pw_proc_tag) tells a pid's
+ * incarnations apart. The task pointer gives the tgid and the leader's start
+ * time for one helper call, as bpf_get_current_pid_tgid() alone did. A slot
+ * is claimed only while its counts are zero; one a dead process holds is
+ * never written again, and userspace frees it (pw_tracer__purge_words).
  */
 static __always_inline void count_word(__u64 uaddr, bool wake)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 idx = pw_futex_slot_of(tgid, uaddr, futex_slot_mask);
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid, tag = pw_proc_tag(task->group_leader->start_boottime);
+	__u64 id = pw_proc_id(tgid, tag);
+	__u32 idx = pw_futex_slot_of(tgid, tag, uaddr, futex_slot_mask);
 	struct pw_futex_slot *sl;
 
 	sl = bpf_map_lookup_elem(&futex_slots, &idx);
 	if (!sl)
 		return;
-	if (sl->uaddr != uaddr || sl->tgid != tgid) {
+	if (sl->uaddr != uaddr || sl->id != id) {
 		if (sl->v.waits || sl->v.wakes) {
-			count_word_hashed(tgid, uaddr, wake);
+			count_word_hashed(tgid, tag, uaddr, wake);
 			return;
 		}
-		sl->tgid = tgid;
+		sl->id = id;
 		sl->uaddr = uaddr;
 	}
 	if (wake)

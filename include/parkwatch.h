@@ -89,7 +89,7 @@ _Static_assert(sizeof(struct pw_task_rec) == 512, "pw_task_rec layout");
 /* Per futex word counts kept by the futex tracepoints (--futex-events). */
 struct pw_futex_key {
 	__u32 tgid;
-	__u32 pad;
+	__u32 tag; /* pw_proc_tag() of the process: a reused pid is another process */
 	__u64 uaddr;
 };
 _Static_assert(sizeof(struct pw_futex_key) == 16, "pw_futex_key layout");
@@ -102,24 +102,53 @@ _Static_assert(sizeof(struct pw_futex_val) == 16, "pw_futex_val layout");
 
 /*
  * The per-CPU front of the per-word counts: a direct-mapped table, one slot
- * per hash of (tgid, word), counted without atomics by the CPU it runs on. A
+ * per hash of (tgid, tag, word), counted without atomics by the CPU it runs on. A
  * word whose slot another word holds is counted in the futex_words hash. A
  * word's counts are the sum of its slot over every CPU plus its hash entry.
  */
 #define PW_FUTEX_SLOTS 4096 /* at most; fewer when --futex-words is smaller */
 
 struct pw_futex_slot {
-	__u32 tgid;
-	__u32 pad;
+	union {
+		struct {
+			__u32 tgid;
+			__u32 tag; /* as in pw_futex_key */
+		};
+		__u64 id; /* pw_proc_id(tgid, tag): the hot path compares and sets both at once */
+	};
 	__u64 uaddr;
 	struct pw_futex_val v;
 };
 _Static_assert(sizeof(struct pw_futex_slot) == 32, "pw_futex_slot layout");
 
-/* mask = slots - 1, slots a power of two. */
-static inline __u32 pw_futex_slot_of(__u32 tgid, __u64 uaddr, __u32 mask)
+/*
+ * The incarnation of a process in the futex word keys: its group leader's start_boottime
+ * (pw_task_rec.proc_start_time), folded to 32 bits. A pid reused by a new process, with the
+ * same word address, is another word; neither inherits the other's counts.
+ */
+static inline __u32 pw_proc_tag(__u64 start_boottime)
 {
-	__u64 h = (uaddr >> 2) ^ ((__u64)tgid << 32);
+	return (__u32)(start_boottime ^ (start_boottime >> 32));
+}
+
+/* pw_futex_slot.id of a process: its tgid and tag as the two sit in memory. */
+static inline __u64 pw_proc_id(__u32 tgid, __u32 tag)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u64)tag << 32 | tgid;
+#else
+	return (__u64)tgid << 32 | tag;
+#endif
+}
+
+/*
+ * mask = slots - 1, slots a power of two. The tag is hashed too: a pid reused by a process
+ * with the same word addresses (a non-PIE binary's globals) does not land on the slots its
+ * dead predecessor still holds.
+ */
+static inline __u32 pw_futex_slot_of(__u32 tgid, __u32 tag, __u64 uaddr, __u32 mask)
+{
+	__u64 h = (uaddr >> 2) ^ pw_proc_id(tgid, tag);
 
 	return (__u32)((h * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
 }

@@ -550,7 +550,8 @@ static int fill_site(const struct pw_collector *c, struct pw_site *s, struct mem
 			continue;
 		s->futex_words++;
 		if (c->opts.futex_counts &&
-		    pw_tracer__futex_word(c->opts.futex_counts, s->pid, words[i], &v) == 0) {
+		    pw_tracer__futex_word(c->opts.futex_counts, s->pid, m[0].p->start_time,
+					  words[i], &v) == 0) {
 			s->futex_waits += v.waits;
 			s->futex_wakes += v.wakes;
 		}

@@ -61,9 +61,13 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 		.quiet = quiet,
 		.goroutines = cli->goroutines,
 	};
+	const char *purge = getenv("PARKWATCH_TEST_PURGE_S");
 	int err;
 
 	memset(s, 0, sizeof(*s));
+	/* Test hook: purge dead processes' futex words sooner than every PW_PURGE_INTERVAL_S. */
+	if (purge && pw_parse_duration(purge, &topts.purge_interval_s))
+		topts.purge_interval_s = 0;
 	/*
 	 * Keep freed memory for reuse instead of handing it back. libbpf parses vmlinux BTF
 	 * (~11 MB of buffers) once per BPF object and frees it; glibc's defaults unmap such

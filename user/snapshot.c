@@ -110,6 +110,12 @@ int pw_scan_once(struct pw_tracer *t, struct pw_collector *c, struct pw_snapshot
 		snap->drops.n[PW_DROP_KERNEL_STACK] += st[PW_STAT_DROP_KSTACK];
 		snap->drops.n[PW_DROP_SCAN_RECORD] += st[PW_STAT_DROP_SEQ];
 	}
+	/*
+	 * Words of exited processes would fill the futex map over a long run (watch, export,
+	 * top); a one-shot scan is over long before the first purge is due. A failed purge
+	 * costs room in the map, which the futex_map drop counts: the scan stands.
+	 */
+	pw_tracer__purge_words_due(t);
 	snap->time = now_s();
 	return 0;
 }

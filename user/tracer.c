@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,9 @@ struct pw_tracer {
 	int ncpus;
 	__u32 futex_slot_mask; /* park.bpf.c's futex_slots: size - 1 */
 	int hz;		       /* the park clock's ticks per second; 0: it is in ns */
+	bool futex_events;
+	__u64 purge_interval_ns;
+	__u64 next_purge_ns; /* CLOCK_MONOTONIC: pw_tracer__purge_words_due() */
 };
 
 static bool verbose_libbpf;
@@ -161,6 +165,10 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 		err = -ENOMEM;
 		goto fail;
 	}
+	t->futex_events = opts->futex_events;
+	t->purge_interval_ns =
+		(opts->purge_interval_s > 0 ? opts->purge_interval_s : PW_PURGE_INTERVAL_S) * 1e9;
+	t->next_purge_ns = mono_ns() + t->purge_interval_ns;
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
@@ -427,10 +435,12 @@ int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
 	return 0;
 }
 
-int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 uaddr, struct pw_futex_val *v)
+int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 proc_start_time, __u64 uaddr,
+			  struct pw_futex_val *v)
 {
-	struct pw_futex_key key = {.tgid = tgid, .uaddr = uaddr};
-	__u32 idx = pw_futex_slot_of(tgid, uaddr, t->futex_slot_mask);
+	__u32 tag = pw_proc_tag(proc_start_time);
+	struct pw_futex_key key = {.tgid = tgid, .tag = tag, .uaddr = uaddr};
+	__u32 idx = pw_futex_slot_of(tgid, tag, uaddr, t->futex_slot_mask);
 	struct pw_futex_slot *sl;
 	struct pw_futex_val h;
 	bool found = false;
@@ -443,7 +453,7 @@ int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 uaddr, struct p
 		return -ENOMEM;
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_slots), &idx, sl)) {
 		for (c = 0; c < t->ncpus; c++) {
-			if (sl[c].tgid != tgid || sl[c].uaddr != uaddr)
+			if (sl[c].tgid != tgid || sl[c].tag != tag || sl[c].uaddr != uaddr)
 				continue;
 			v->waits += sl[c].v.waits;
 			v->wakes += sl[c].v.wakes;
@@ -457,6 +467,189 @@ int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 uaddr, struct p
 		found = true;
 	}
 	return found ? 0 : -ENOENT;
+}
+
+int pw_tracer__futex_slot(struct pw_tracer *t, __u32 idx, struct pw_futex_slot *per_cpu)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_slots), &idx, per_cpu))
+		return -errno;
+	return 0;
+}
+
+/* Whether processes exist, asked once per tgid within one purge: open addressing. */
+struct alive_cache {
+	__u32 *tgid;
+	signed char *state; /* 0 empty, 1 alive, -1 gone */
+	size_t cap, n;
+};
+
+static size_t alive_pos(const struct alive_cache *a, __u32 tgid)
+{
+	size_t i = (tgid * 0x9E3779B1u) & (a->cap - 1);
+
+	while (a->state[i] && a->tgid[i] != tgid)
+		i = (i + 1) & (a->cap - 1);
+	return i;
+}
+
+/*
+ * 1 when tgid is gone (kill() says ESRCH), 0 when it exists or cannot be asked about, -ENOMEM.
+ * A tgid outside 1..INT_MAX is no process kill() could name (0 and negative pids are process
+ * groups): never called gone.
+ */
+static int tgid_gone(struct alive_cache *a, __u32 tgid)
+{
+	size_t i;
+
+	if (tgid == 0 || tgid > INT_MAX)
+		return 0;
+	if ((a->n + 1) * 2 > a->cap) {
+		struct alive_cache na = {.cap = a->cap ? a->cap * 2 : 256};
+
+		na.tgid = calloc(na.cap, sizeof(*na.tgid));
+		na.state = calloc(na.cap, sizeof(*na.state));
+		if (!na.tgid || !na.state) {
+			free(na.tgid);
+			free(na.state);
+			return -ENOMEM;
+		}
+		for (i = 0; i < a->cap; i++) {
+			if (a->state[i]) {
+				size_t j = alive_pos(&na, a->tgid[i]);
+
+				na.tgid[j] = a->tgid[i];
+				na.state[j] = a->state[i];
+				na.n++;
+			}
+		}
+		free(a->tgid);
+		free(a->state);
+		*a = na;
+	}
+	i = alive_pos(a, tgid);
+	if (!a->state[i]) {
+		a->tgid[i] = tgid;
+		/* EPERM (another uid, capabilities dropped) is a process that exists. */
+		a->state[i] = kill((pid_t)tgid, 0) && errno == ESRCH ? -1 : 1;
+		a->n++;
+	}
+	return a->state[i] < 0;
+}
+
+/* Every key of the futex_words hash, in *out (caller frees). Returns how many, or -errno. */
+static long collect_word_keys(struct pw_tracer *t, struct pw_futex_key **out)
+{
+	int fd = bpf_map__fd(t->park->maps.futex_words);
+	/* The hash holds at most max_entries keys: the bound ends a walk that restarted. */
+	size_t limit = (size_t)bpf_map__max_entries(t->park->maps.futex_words) * 2, n = 0, cap = 0;
+	struct pw_futex_key *keys = NULL, *prev = NULL;
+
+	*out = NULL;
+	while (n < limit) {
+		if (n == cap) {
+			struct pw_futex_key *nk;
+
+			cap = cap ? cap * 2 : 1024;
+			nk = realloc(keys, cap * sizeof(*keys));
+			if (!nk) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = nk;
+		}
+		prev = n ? &keys[n - 1] : NULL;
+		if (bpf_map_get_next_key(fd, prev, &keys[n])) {
+			if (errno == ENOENT)
+				break;
+			free(keys);
+			return -errno;
+		}
+		n++;
+	}
+	*out = keys;
+	return n;
+}
+
+int pw_tracer__purge_words(struct pw_tracer *t)
+{
+	int hfd = bpf_map__fd(t->park->maps.futex_words);
+	int sfd = bpf_map__fd(t->park->maps.futex_slots);
+	struct alive_cache alive = {0};
+	struct pw_futex_key *keys = NULL;
+	struct pw_futex_slot *sl = NULL;
+	long nkeys, i;
+	int removed = 0, err = 0, gone, c;
+	__u32 idx;
+
+	/* The hash: keys first, then deletes (a walk restarts when its current key goes). */
+	nkeys = collect_word_keys(t, &keys);
+	if (nkeys < 0)
+		return (int)nkeys;
+	for (i = 0; i < nkeys; i++) {
+		gone = tgid_gone(&alive, keys[i].tgid);
+		if (gone < 0) {
+			err = gone;
+			goto out;
+		}
+		/*
+		 * The key names the incarnation (its tag): a process that took the pid since
+		 * the check counts under another key, which this delete cannot touch.
+		 */
+		if (gone && bpf_map_delete_elem(hfd, &keys[i]) == 0)
+			removed++;
+	}
+	/*
+	 * The per-CPU slots. park.bpf.c claims a slot only when its counts are zero, and a dead
+	 * process writes none: a slot a dead process holds never changes again. An index is
+	 * reset (one update writes every CPU's copy) only when every CPU's copy is such a slot;
+	 * one free copy could be claimed by a live word between our read and our write, and
+	 * its counts would be lost.
+	 */
+	sl = calloc(t->ncpus, sizeof(*sl));
+	if (!sl) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (idx = 0; idx <= t->futex_slot_mask; idx++) {
+		if (bpf_map_lookup_elem(sfd, &idx, sl))
+			continue;
+		for (c = 0; c < t->ncpus; c++) {
+			if (!sl[c].v.waits && !sl[c].v.wakes)
+				break;
+			gone = tgid_gone(&alive, sl[c].tgid);
+			if (gone < 0) {
+				err = gone;
+				goto out;
+			}
+			if (!gone)
+				break;
+		}
+		if (c < t->ncpus)
+			continue;
+		memset(sl, 0, t->ncpus * sizeof(*sl));
+		if (bpf_map_update_elem(sfd, &idx, sl, BPF_ANY) == 0)
+			removed++;
+	}
+out:
+	free(sl);
+	free(keys);
+	free(alive.tgid);
+	free(alive.state);
+	return err ? err : removed;
+}
+
+int pw_tracer__purge_words_due(struct pw_tracer *t)
+{
+	__u64 now;
+
+	if (!t->futex_events)
+		return 0;
+	now = mono_ns();
+	if (now < t->next_purge_ns)
+		return 0;
+	/* A failed purge waits its turn too: the next one retries the whole map. */
+	t->next_purge_ns = now + t->purge_interval_ns;
+	return pw_tracer__purge_words(t);
 }
 
 void pw_tracer__free(struct pw_tracer *t)

@@ -23,8 +23,9 @@ struct pw_tracer_opts {
 	double min_age_s;  /* stacks only for threads parked at least this long */
 	const pid_t *pids; /* NULL: every process on the host */
 	int npids;
-	unsigned futex_words; /* max entries of the per-word futex map */
-	bool verbose;	      /* libbpf's own messages */
+	unsigned futex_words;	 /* max entries of the per-word futex map */
+	double purge_interval_s; /* pw_tracer__purge_words_due(); 0: PW_PURGE_INTERVAL_S */
+	bool verbose;		 /* libbpf's own messages */
 };
 
 /* Called once per parked thread; stack is NULL unless PW_F_HAS_USTACK. */
@@ -47,8 +48,31 @@ int pw_tracer__scan(struct pw_tracer *t, pw_rec_fn fn, void *ctx);
  * records lost between the iterator and the parser (see pw_tracer__scan).
  */
 int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX]);
-/* Waits and wakes seen on one futex word (futex events only); -ENOENT if none. */
-int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 uaddr, struct pw_futex_val *v);
+/*
+ * Waits and wakes seen on one futex word (futex events only); -ENOENT if none. The word is
+ * the process's: proc_start_time (pw_task_rec.proc_start_time, ns) tells it from an earlier
+ * process that had the same pid and word address.
+ */
+int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 proc_start_time, __u64 uaddr,
+			  struct pw_futex_val *v);
+/*
+ * Forget the futex words of processes that no longer exist: their futex_words entries, and
+ * the per-CPU slot indexes whose every CPU's slot a dead process holds. Returns the entries
+ * and indexes removed, or -errno.
+ */
+int pw_tracer__purge_words(struct pw_tracer *t);
+/*
+ * Every CPU's copy of one per-CPU futex slot, into per_cpu[libbpf_num_possible_cpus()];
+ * exported for tests. 0 or -errno.
+ */
+int pw_tracer__futex_slot(struct pw_tracer *t, __u32 idx, struct pw_futex_slot *per_cpu);
+/* Long-running commands: the purge, with futex events only, at most once per interval. */
+#define PW_PURGE_INTERVAL_S 60
+/*
+ * pw_tracer__purge_words() when futex events are on and an interval has passed since the
+ * tracer was made or last purged, else 0.
+ */
+int pw_tracer__purge_words_due(struct pw_tracer *t);
 void pw_tracer__free(struct pw_tracer *t);
 
 /* Parse one buffer of iterator output; exported for tests. Returns records or -EINVAL. */
