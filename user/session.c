@@ -2,47 +2,13 @@
 /* What every scanning command sets up the same way: BPF, kernel symbols, a collector. */
 #include <errno.h>
 #include <malloc.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "cli.h"
 #include "collect.h"
 #include "ksyms.h"
 #include "tracer.h"
 #include "util.h"
-
-/*
- * Back the first bytes of heap with transparent huge pages, faulted in at once. Set-up alone
- * allocates ~14 MB (vmlinux BTF twice, libdw's decompressed debug sections, the collector).
- * On these VMs (shadow-paged guests) the first touch of a 4 KiB page costs 15-23 us even after
- * the guest maps it, and 5.5 MB of BTF copied into fresh pages was a fifth of a snapshot's CPU
- * time; in 2 MiB pages the same memory costs ~0.3 us per 4 KiB (64 MB: 380 ms -> 10 ms,
- * measured). The block goes back to malloc, which keeps it (the trim threshold is above it) for
- * the allocations that follow. All of it would be touched by set-up anyway, so peak RSS does
- * not grow. Best effort: where THP is off or MADV_POPULATE_WRITE unknown (< 5.14), set-up
- * faults as before.
- */
-static void prefault_heap(size_t bytes)
-{
-	const uintptr_t huge = 2 << 20;
-	char *p = malloc(bytes + huge);
-	uintptr_t a, b;
-
-	if (!p)
-		return;
-	a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-	b = ((uintptr_t)p + bytes + huge) & ~(huge - 1);
-	if (b > a) {
-		madvise((void *)a, b - a, MADV_HUGEPAGE);
-		madvise((void *)a, b - a, MADV_POPULATE_WRITE);
-	}
-	free(p);
-}
-
-#ifndef PW_PREFAULT_BYTES
-#define PW_PREFAULT_BYTES (12 << 20)
-#endif
 
 int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 {
@@ -78,7 +44,6 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	prefault_heap(PW_PREFAULT_BYTES);
 	err = pw_tracer__new(&topts, &s->tracer); /* says why in one line */
 	if (err)
 		return err;
