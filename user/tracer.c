@@ -476,64 +476,34 @@ int pw_tracer__futex_slot(struct pw_tracer *t, __u32 idx, struct pw_futex_slot *
 	return 0;
 }
 
-/* Whether processes exist, asked once per tgid within one purge: open addressing. */
-struct alive_cache {
-	__u32 *tgid;
-	signed char *state; /* 0 empty, 1 alive, -1 gone */
-	size_t cap, n;
+/*
+ * Whether tgid is gone (kill() says ESRCH), asked once per run of equal tgids: *memo holds the
+ * last answer. EPERM (another uid, capabilities dropped) is a process that exists. A tgid
+ * outside 1..INT_MAX is no process kill() could name (0 and negative pids are process groups):
+ * never called gone.
+ */
+struct gone_memo {
+	__u32 tgid;
+	bool gone, valid;
 };
 
-static size_t alive_pos(const struct alive_cache *a, __u32 tgid)
+static bool tgid_gone(struct gone_memo *memo, __u32 tgid)
 {
-	size_t i = (tgid * 0x9E3779B1u) & (a->cap - 1);
-
-	while (a->state[i] && a->tgid[i] != tgid)
-		i = (i + 1) & (a->cap - 1);
-	return i;
+	if (tgid == 0 || tgid > INT_MAX)
+		return false;
+	if (!memo->valid || memo->tgid != tgid) {
+		memo->tgid = tgid;
+		memo->gone = kill((pid_t)tgid, 0) && errno == ESRCH;
+		memo->valid = true;
+	}
+	return memo->gone;
 }
 
-/*
- * 1 when tgid is gone (kill() says ESRCH), 0 when it exists or cannot be asked about, -ENOMEM.
- * A tgid outside 1..INT_MAX is no process kill() could name (0 and negative pids are process
- * groups): never called gone.
- */
-static int tgid_gone(struct alive_cache *a, __u32 tgid)
+static int key_tgid_cmp(const void *a, const void *b)
 {
-	size_t i;
+	const struct pw_futex_key *x = a, *y = b;
 
-	if (tgid == 0 || tgid > INT_MAX)
-		return 0;
-	if ((a->n + 1) * 2 > a->cap) {
-		struct alive_cache na = {.cap = a->cap ? a->cap * 2 : 256};
-
-		na.tgid = calloc(na.cap, sizeof(*na.tgid));
-		na.state = calloc(na.cap, sizeof(*na.state));
-		if (!na.tgid || !na.state) {
-			free(na.tgid);
-			free(na.state);
-			return -ENOMEM;
-		}
-		for (i = 0; i < a->cap; i++) {
-			if (a->state[i]) {
-				size_t j = alive_pos(&na, a->tgid[i]);
-
-				na.tgid[j] = a->tgid[i];
-				na.state[j] = a->state[i];
-				na.n++;
-			}
-		}
-		free(a->tgid);
-		free(a->state);
-		*a = na;
-	}
-	i = alive_pos(a, tgid);
-	if (!a->state[i]) {
-		a->tgid[i] = tgid;
-		/* EPERM (another uid, capabilities dropped) is a process that exists. */
-		a->state[i] = kill((pid_t)tgid, 0) && errno == ESRCH ? -1 : 1;
-		a->n++;
-	}
-	return a->state[i] < 0;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
 /* Every key of the futex_words hash, in *out (caller frees). Returns how many, or -errno. */
@@ -574,28 +544,25 @@ int pw_tracer__purge_words(struct pw_tracer *t)
 {
 	int hfd = bpf_map__fd(t->park->maps.futex_words);
 	int sfd = bpf_map__fd(t->park->maps.futex_slots);
-	struct alive_cache alive = {0};
+	struct gone_memo memo = {0};
 	struct pw_futex_key *keys = NULL;
 	struct pw_futex_slot *sl = NULL;
 	long nkeys, i;
-	int removed = 0, err = 0, gone, c;
+	int removed = 0, err = 0, c;
 	__u32 idx;
 
 	/* The hash: keys first, then deletes (a walk restarts when its current key goes). */
 	nkeys = collect_word_keys(t, &keys);
 	if (nkeys < 0)
 		return (int)nkeys;
+	/* By tgid: one kill() per process. */
+	qsort(keys, nkeys, sizeof(*keys), key_tgid_cmp);
 	for (i = 0; i < nkeys; i++) {
-		gone = tgid_gone(&alive, keys[i].tgid);
-		if (gone < 0) {
-			err = gone;
-			goto out;
-		}
 		/*
 		 * The key names the incarnation (its tag): a process that took the pid since
 		 * the check counts under another key, which this delete cannot touch.
 		 */
-		if (gone && bpf_map_delete_elem(hfd, &keys[i]) == 0)
+		if (tgid_gone(&memo, keys[i].tgid) && bpf_map_delete_elem(hfd, &keys[i]) == 0)
 			removed++;
 	}
 	/*
@@ -614,14 +581,7 @@ int pw_tracer__purge_words(struct pw_tracer *t)
 		if (bpf_map_lookup_elem(sfd, &idx, sl))
 			continue;
 		for (c = 0; c < t->ncpus; c++) {
-			if (!sl[c].v.waits && !sl[c].v.wakes)
-				break;
-			gone = tgid_gone(&alive, sl[c].tgid);
-			if (gone < 0) {
-				err = gone;
-				goto out;
-			}
-			if (!gone)
+			if ((!sl[c].v.waits && !sl[c].v.wakes) || !tgid_gone(&memo, sl[c].tgid))
 				break;
 		}
 		if (c < t->ncpus)
@@ -633,8 +593,6 @@ int pw_tracer__purge_words(struct pw_tracer *t)
 out:
 	free(sl);
 	free(keys);
-	free(alive.tgid);
-	free(alive.state);
 	return err ? err : removed;
 }
 
