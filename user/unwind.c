@@ -856,6 +856,20 @@ static int load_segments(struct module *m, Elf *elf, uint64_t fsize)
 	return 0;
 }
 
+/*
+ * True once the process has released its memory (exited, or exiting): its
+ * /proc/PID/root and map_files name nothing then, whatever the binaries were.
+ */
+static bool ps_gone(const struct pw_proc_syms *ps)
+{
+	char path[64], exe[8];
+
+	if (!ps->pid)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)ps->pid);
+	return readlink(path, exe, sizeof(exe)) < 0 && (errno == ENOENT || errno == ESRCH);
+}
+
 static bool looks_like_elf(int fd)
 {
 	char magic[SELFMAG];
@@ -877,6 +891,9 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 	if (m->bad)
 		return -1;
 	fd = open_module_file(m, &name);
+	/* A process that exits under us is not a broken binary: not a drop. */
+	if (fd < 0 && ps_gone(m->ps))
+		return -1;
 	if (fd < 0)
 		goto bad;
 	/*

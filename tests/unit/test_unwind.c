@@ -792,6 +792,36 @@ static void test_live(void **state)
 	live_check(FIX "/park_fixture", false);
 }
 
+/*
+ * A process that exits between the scan and the unwind: its binaries can no
+ * longer be opened, which is not a broken binary (no drop, no error line).
+ */
+static void test_live_exited(void **state)
+{
+	static char stack[8192];
+	struct pw_proc_syms *ps;
+	struct pw_maps *maps;
+	uint64_t pcs[MAXF];
+	struct pw_regs r;
+	size_t len;
+	int npcs;
+	pid_t pid;
+
+	pid = spawn_parked(FIX "/park_fixture");
+	assert_int_equal(pw_maps__read(pid, &maps), 0);
+	grab(pid, &r, stack, &len, maps);
+	ps = pw_proc_syms__new(pid);
+	assert_non_null(ps);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	live_child = 0;
+	/* Whatever the walk gets from the copy, no module is counted as bad. */
+	(void)pw_proc_syms__unwind(ps, pid, &r, stack, len, r.sp, pcs, MAXF, &npcs);
+	assert_int_equal(pw_proc_syms__nbad_modules(ps), 0);
+	pw_proc_syms__free(ps);
+	pw_maps__free(maps);
+}
+
 /* Replaced (upgraded) binary: only /proc/PID/map_files still has the mapped one. */
 static void test_live_deleted(void **state)
 {
@@ -931,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_refresh_new_mapping),
 		cmocka_unit_test_teardown(test_live, kill_live_child),
 		cmocka_unit_test_teardown(test_live_deleted, kill_live_child),
+		cmocka_unit_test_teardown(test_live_exited, kill_live_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
