@@ -114,21 +114,6 @@ static int create_temp(int dfd, const char *name, char *tmp, size_t len)
 	return -EEXIST;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int pw_export_write_file(const char *dir, const char *name, const void *buf, size_t len)
 {
 	char tmp[NAME_MAX + 1];
@@ -143,7 +128,7 @@ int pw_export_write_file(const char *dir, const char *name, const void *buf, siz
 		close(dfd);
 		return fd;
 	}
-	err = write_all(fd, buf, len);
+	err = pw_write_all(fd, buf, len);
 	/* Exact mode whatever the umask: node_exporter runs as another user. */
 	if (!err && fchmod(fd, 0644))
 		err = -errno;

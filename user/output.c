@@ -273,6 +273,25 @@ int pw_output_json(FILE *f, const struct pw_snapshot *s)
 	return finish(f);
 }
 
+int pw_output_json_fd(int fd, const struct pw_snapshot *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -errno;
+	err = pw_output_json(f, s);
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (!err)
+		err = pw_write_all(fd, buf, len);
+	free(buf);
+	return err;
+}
+
 /* ---- folded ---- */
 
 /* Writes n bytes of s as one folded-stack frame; "[unknown]" when nothing is left. */

@@ -29,6 +29,13 @@ void pw_snapshot_sort(struct pw_snapshot *s);
 int pw_output_json(FILE *f, const struct pw_snapshot *s);
 
 /*
+ * The same line written to fd with one write(2) (as far as the kernel takes it whole): a
+ * reader tailing the file never sees half a sample, as stdio's 4 KiB buffer would show it.
+ * 0 or -errno.
+ */
+int pw_output_json_fd(int fd, const struct pw_snapshot *s);
+
+/*
  * One line per site with a positive count, "stack count", root first:
  *   comm;outermost;...;innermost;[wait];kernel_outermost_[k];...;kernel_innermost_[k] 420
  * A frame is its function name, "module+0xoff" or "0xaddr" when unknown;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "util.h"
 
@@ -299,4 +300,21 @@ int pw_kernel_hz(void)
 		hz = pw_config_hz(path);
 	}
 	return hz ? hz : pw_config_hz("/proc/config.gz");
+}
+
+int pw_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
 }

@@ -70,4 +70,7 @@ void pw_format_age(double secs, bool lower_bound, char *buf, size_t len);
 int pw_config_hz(const char *path);
 int pw_kernel_hz(void);
 
+/* Writes all of buf to fd, retrying short writes and EINTR: 0 or -errno. */
+int pw_write_all(int fd, const void *buf, size_t len);
+
 #endif /* PW_UTIL_H */

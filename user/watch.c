@@ -467,12 +467,22 @@ int pw_cmd_watch(int argc, char **argv)
 		pw_snapshot_sort(&snap);
 		last_drops = snap.drops;
 		if (cli.json) {
-			pw_output_json(stdout, &snap);
 			fflush(stdout);
+			err = pw_output_json_fd(STDOUT_FILENO, &snap);
 		} else {
 			print_line(&snap, snap.elapsed_s);
+			err = ferror(stdout) ? -(errno ?: EIO) : 0;
 		}
 		pw_snapshot__free(&snap);
+		/* The reader went away (watch | head): the end it asked for, not an error. */
+		if (err == -EPIPE) {
+			ret = PW_EXIT_OK;
+			goto out;
+		}
+		if (err) {
+			pw_err("cannot write the sample: %s", strerror(-err));
+			goto out;
+		}
 		for (i = 0; i < cli.npids; i++) {
 			char path[32];
 

@@ -67,6 +67,27 @@ fp=$(jq -s '[.[].sites[] | select(.leak_suspect)] | length' "$TMP/b.json")
 check "burst: never flagged ($fp suspects)" test "$fp" = 0
 kill -9 "$WPID"
 
+# The reader goes away (watch | head): watch stops at its next sample, quietly, with status 0,
+# long before its duration. A full disk is an error: one line, non-zero status.
+start leaky "$TMP/h.log" --pool 2 || finish
+for mode in --json ""; do
+	t0=$(date +%s)
+	# shellcheck disable=SC2086
+	"$PW" watch -p "$WPID" -i 1s -d 60s $mode 2>"$TMP/h.err" | head -1 >"$TMP/h.out"
+	rc=${PIPESTATUS[0]}
+	t=$(($(date +%s) - t0))
+	check "reader gone (${mode:-text}): exit 0 (got $rc)" test "$rc" = 0
+	check "reader gone (${mode:-text}): stopped in ${t}s, not at -d 60s" test "$t" -lt 30
+	check "reader gone (${mode:-text}): nothing on stderr ($(head -1 "$TMP/h.err"))" test ! -s "$TMP/h.err"
+	check "reader gone (${mode:-text}): the one line it read is whole" test "$(wc -l <"$TMP/h.out")" = 1
+done
+"$PW" watch -p "$WPID" -i 1s -d 3s --json >/dev/full 2>"$TMP/f.err"
+rc=$?
+check "full disk: non-zero exit (got $rc)" test "$rc" != 0
+check "full disk: one line says so ($(head -1 "$TMP/f.err"))" \
+	test "$(grep -c 'cannot write the sample: No space left on device' "$TMP/f.err")" = 1 -a "$(wc -l <"$TMP/f.err")" = 1
+kill -9 "$WPID"
+
 # SIGINT ends watch cleanly with its summary.
 start leaky "$TMP/s.log" --pool 2 || finish
 "$PW" watch -p "$WPID" -i 1s >"$TMP/s.txt" 2>&1 &

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -394,6 +396,48 @@ static void test_json_write_error(void **state)
 	assert_int_equal(pw_output_json(stdout, NULL), -EINVAL);
 }
 
+/*
+ * A sample larger than stdio's buffer still reaches the fd in one write: on a SEQPACKET
+ * socket every write is one message, so one recv() gets the whole line or it was split.
+ */
+static void test_json_fd_one_write(void **state)
+{
+	static struct pw_site sites[64];
+	struct pw_snapshot snap;
+	char *want, *got;
+	int sv[2], i, fd;
+	ssize_t n;
+
+	for (i = 0; i < 64; i++) {
+		sites[i] = site_leaky();
+		sites[i].id += i;
+	}
+	snap = snap_of(sites, 64);
+	want = render(pw_output_json, &snap);
+	assert_true(strlen(want) > 4 * 4096);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	i = 1 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &i, sizeof(i));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &i, sizeof(i));
+	assert_int_equal(pw_output_json_fd(sv[0], &snap), 0);
+	got = calloc(1, 1 << 20);
+	assert_non_null(got);
+	n = recv(sv[1], got, 1 << 20, MSG_DONTWAIT);
+	assert_int_equal(n, (ssize_t)strlen(want));
+	assert_memory_equal(got, want, n);
+	/* Nothing else was sent. */
+	assert_int_equal(recv(sv[1], got, 1 << 20, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(sv[0]);
+	close(sv[1]);
+	fd = open("/dev/full", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pw_output_json_fd(fd, &snap), -ENOSPC);
+	close(fd);
+	free(got);
+	free(want);
+}
+
 /* ---- folded ---- */
 
 static void assert_folded_lines(const char *out, int want_lines)
@@ -635,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_json_number_text),
 		cmocka_unit_test(test_json_empty_snapshot),
 		cmocka_unit_test(test_json_write_error),
+		cmocka_unit_test(test_json_fd_one_write),
 		cmocka_unit_test(test_folded_order),
 		cmocka_unit_test(test_folded_hostile),
 		cmocka_unit_test(test_drops_line),
