@@ -22,7 +22,7 @@ static const char usage[] =
 	"interval\n"
 	"  diff        what appeared, grew, shrank and vanished between two JSON snapshots\n"
 	"  help        this text; 'parkwatch COMMAND --help' for a command's options\n"
-	"  version     print the version\n"
+	"  version     print the version (also --version, -V)\n"
 	"\n"
 	"Examples:\n"
 	"  sudo parkwatch                          # live view of the whole host\n"
@@ -40,6 +40,14 @@ int main(int argc, char **argv)
 	/* A tool on a production host must not fetch debug info over the network behind our back.
 	 */
 	unsetenv("DEBUGINFOD_URLS");
+	if (cmd && (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h"))) {
+		fputs(usage, stdout);
+		return PW_EXIT_OK;
+	}
+	if (cmd && (!strcmp(cmd, "version") || !strcmp(cmd, "--version") || !strcmp(cmd, "-V"))) {
+		printf("parkwatch %s\n", PW_VERSION);
+		return PW_EXIT_OK;
+	}
 	/* Like top(1): a live view on a terminal, a snapshot when piped. */
 	if (!cmd || cmd[0] == '-')
 		return isatty(STDOUT_FILENO) ? pw_cmd_top(argc, argv) : pw_cmd_snapshot(argc, argv);
@@ -53,14 +61,6 @@ int main(int argc, char **argv)
 		return pw_cmd_export(argc - 1, argv + 1);
 	if (!strcmp(cmd, "diff"))
 		return pw_cmd_diff(argc - 1, argv + 1);
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-		fputs(usage, stdout);
-		return PW_EXIT_OK;
-	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("parkwatch %s\n", PW_VERSION);
-		return PW_EXIT_OK;
-	}
 	fprintf(stderr, "parkwatch: unknown command '%s' (see 'parkwatch help')\n", cmd);
 	return PW_EXIT_USAGE;
 }

@@ -26,6 +26,17 @@ expect 2 "exclusive" -- "$PW" snapshot --json --folded
 expect 1 'missing CAP_BPF.*run with sudo' -- setpriv --reuid=65534 --regid=65534 --clear-groups \
 	--inh-caps=-all --bounding-set=-all "$PW" snapshot
 
+# --version and --help answer at once, whatever the terminal; they load nothing.
+for a in --version -V version; do
+	out=$("$PW" $a 2>&1)
+	check "'parkwatch $a' prints the version, exit 0 ($out)" test $? = 0 -a "$out" = "parkwatch $(sed -n 's/^VERSION := //p' Makefile)"
+done
+for a in --help -h help; do
+	"$PW" $a >"$TMP/h.out" 2>&1
+	check "'parkwatch $a' exits 0" test $? = 0
+	check "'parkwatch $a' lists the commands and examples" grep -q "^Examples:" "$TMP/h.out"
+done
+
 # A pid that exits while parkwatch scans: a warning line, the rest still reported.
 start leaky "$TMP/l.log" --pool 3 --sleepers 0 --readers 0 || finish
 sleep 300 &
