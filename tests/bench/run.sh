@@ -321,14 +321,17 @@ done
 
 # ---- 3. the target's throughput while parkwatch snapshot runs in a loop against it ----
 
-# snapshot_loop PID PAUSE_S [CPU]: snapshots of PID back to back (PAUSE_S between them) until
-# told; on CPU when given.
+# snapshot_loop PID PAUSE_S [CPU] [CMD...]: snapshots of PID back to back (PAUSE_S between them)
+# until told; on CPU when given, the loop's own shell too (unpinned, it woke on the target's CPU
+# after every snapshot). With CMD, CMD instead of the snapshot: a control.
 snapshot_loop() {
-	local pid=$1 pause=$2 cpu=${3:-} n=0 pre=()
+	local pid=$1 pause=$2 cpu=${3:-} n=0
 
-	[ -n "$cpu" ] && pre=(taskset -c "$cpu")
+	shift 3
+	[ $# -gt 0 ] || set -- "$PW" snapshot -p "$pid" -m 0
+	[ -z "$cpu" ] || taskset -cp "$cpu" "$BASHPID" >/dev/null || die "cannot pin the loop to CPU $cpu"
 	while [ ! -e "$W/stop.loop" ]; do
-		"${pre[@]}" "$PW" snapshot -p "$pid" -m 0 >/dev/null 2>>"$W/snaploop.err" && n=$((n + 1))
+		"$@" >/dev/null 2>>"$W/snaploop.err" && n=$((n + 1))
 		[ "$pause" = 0 ] || sleep "$pause"
 	done
 	echo "$n" >"$W/snaploop.count"
@@ -345,8 +348,8 @@ WL_CPU=${BENCH_WL_CPU:-1}
 [ "$(nproc)" -ge 2 ] || PW_CPU=0 WL_CPU=0
 log "snapshot loop: $RUNS interleaved rounds, pinned and shared"
 for ((r = 0; r < RUNS; r++)); do
-	for pc in $(rotate "$r" pinned:none pinned:loop pinned:loop1s shared:none shared:loop \
-		shared:loop1s shared:hog); do
+	for pc in $(rotate "$r" pinned:none pinned:loop pinned:loop1s pinned:exec shared:none \
+		shared:loop shared:loop1s shared:hog); do
 		phase=${pc%%:*}
 		cfg=${pc##*:}
 		out=$W/handoff-loop.out
@@ -366,6 +369,7 @@ for ((r = 0; r < RUNS; r++)); do
 			case $cfg in
 			loop) snapshot_loop "$hpid" 0 "$cpu" & ;;
 			loop1s) snapshot_loop "$hpid" 1 "$cpu" & ;;
+			exec) snapshot_loop "$hpid" 0 "$cpu" "$PW" --version & ;;
 			hog) while [ ! -e "$W/stop.loop" ]; do :; done & ;;
 			esac
 			lpid=$!
@@ -377,7 +381,10 @@ for ((r = 0; r < RUNS; r++)); do
 			touch "$W/stop.loop"
 			wait "$lpid"
 			bg_forget "$lpid"
-			[ "$cfg" = hog ] || cat "$W/snaploop.count" >>"$R/$phase.$cfg.count" 2>/dev/null
+			if [ "$cfg" != hog ] && [ -s "$W/snaploop.count" ]; then
+				cat "$W/snaploop.count" >>"$R/$phase.$cfg.count"
+				echo "$r $(cat "$W/snaploop.count")" >>"$R/$phase.$cfg.count.byround"
+			fi
 		fi
 		v=$(result_field "$out" rate)
 		[ -n "$v" ] && echo "$v" >>"$R/tp.$phase.$cfg" && echo "$r $v" >>"$R/tp.$phase.$cfg.byround"
@@ -711,11 +718,12 @@ for phase in pinned shared; do
 	fi
 	base=$R/tp.$phase.none
 	row_stats "target hand-offs/s ($what), no snapshots" "$base" %.0f "1.000" - -
-	for cfg in loop loop1s hog; do
+	for cfg in loop loop1s exec hog; do
 		[ -s "$R/tp.$phase.$cfg" ] || continue
 		case $cfg in
 		loop) label="parkwatch snapshot -p TARGET -m 0 back to back" ;;
 		loop1s) label="the same with 1 s pause between snapshots" ;;
+		exec) label="control: parkwatch --version back to back (process start and exit, no BPF)" ;;
 		hog) label="control: a CPU spinner instead of parkwatch (no tracing)" ;;
 		esac
 		ratio=$(calc "$(median "$R/tp.$phase.$cfg") / $(median "$base")")
@@ -729,8 +737,20 @@ for phase in pinned shared; do
 		row_stats "target hand-offs/s ($what), $label" "$R/tp.$phase.$cfg" %.0f \
 			"$(fmt %.3f "$ratio") (paired $(fmt %.3f "$pr"))" "$target" "$v"
 		[ -s "$R/$phase.$cfg.count" ] &&
-			row_stats "snapshots completed per target run ($phase, $cfg)" \
+			row_stats "loop iterations per target run ($phase, $cfg)" \
 				"$R/$phase.$cfg.count" %.0f - - -
+		# What one iteration (a snapshot, or a bare process start and exit) costs the target:
+		# its run's extra seconds over the same round's untraced run, per iteration.
+		if [ -s "$R/$phase.$cfg.count.byround" ]; then
+			awk -v h=$((4 * HANDOFFS)) 'FILENAME == ARGV[1] { u[$1] = $2; next }
+				FILENAME == ARGV[2] { t[$1] = $2; next }
+				($1 in u) && ($1 in t) && u[$1] > 0 && t[$1] > 0 && $2 > 0 {
+					printf "%.3f\n", (h / t[$1] - h / u[$1]) * 1000 / $2 }' \
+				"$base.byround" "$R/tp.$phase.$cfg.byround" "$R/$phase.$cfg.count.byround" \
+				>"$R/$phase.$cfg.lost_ms"
+			row_stats "target ms lost per loop iteration ($phase, $cfg; paired by round)" \
+				"$R/$phase.$cfg.lost_ms" %.2f - - -
+		fi
 	done
 done
 
