@@ -39,6 +39,11 @@ struct pw_tracer {
 	char *buf;	    /* PW_SCAN_BUF bytes */
 	__u64 lost_records; /* written by the iterator, never handed to a callback */
 	int ncpus;
+	/*
+	 * Room for one per-CPU value of any of our maps (the largest is a pw_futex_slot): map
+	 * reads in steady state allocate nothing.
+	 */
+	void *percpu;
 	__u32 futex_slot_mask; /* park.bpf.c's futex_slots: size - 1 */
 	int hz;		       /* the park clock's ticks per second; 0: it is in ns */
 	bool futex_events;
@@ -172,6 +177,11 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	t->ncpus = libbpf_num_possible_cpus();
 	if (t->ncpus <= 0) {
 		err = t->ncpus ? t->ncpus : -EINVAL;
+		goto fail;
+	}
+	t->percpu = calloc(t->ncpus, sizeof(struct pw_futex_slot));
+	if (!t->percpu) {
+		err = -ENOMEM;
 		goto fail;
 	}
 
@@ -417,12 +427,10 @@ int pw_tracer__scan(struct pw_tracer *t, pw_rec_fn fn, void *ctx)
 
 int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
 {
-	__u64 *vals = calloc(t->ncpus, sizeof(__u64));
+	__u64 *vals = t->percpu;
 	__u32 k;
 	int c;
 
-	if (!vals)
-		return -ENOMEM;
 	for (k = 0; k < PW_STAT_MAX; k++) {
 		stats[k] = 0;
 		if (bpf_map_lookup_elem(bpf_map__fd(t->park->maps.stats), &k, vals))
@@ -431,7 +439,6 @@ int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
 			stats[k] += vals[c];
 	}
 	stats[PW_STAT_DROP_SEQ] += t->lost_records;
-	free(vals);
 	return 0;
 }
 
@@ -441,16 +448,13 @@ int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 proc_start_time
 	__u32 tag = pw_proc_tag(proc_start_time);
 	struct pw_futex_key key = {.tgid = tgid, .tag = tag, .uaddr = uaddr};
 	__u32 idx = pw_futex_slot_of(tgid, tag, uaddr, t->futex_slot_mask);
-	struct pw_futex_slot *sl;
+	struct pw_futex_slot *sl = t->percpu;
 	struct pw_futex_val h;
 	bool found = false;
 	int c;
 
 	/* The word's per-CPU slots (park.bpf.c count_word), plus its hash entry. */
 	memset(v, 0, sizeof(*v));
-	sl = calloc(t->ncpus, sizeof(*sl));
-	if (!sl)
-		return -ENOMEM;
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_slots), &idx, sl)) {
 		for (c = 0; c < t->ncpus; c++) {
 			if (sl[c].tgid != tgid || sl[c].tag != tag || sl[c].uaddr != uaddr)
@@ -460,7 +464,6 @@ int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 proc_start_time
 			found = true;
 		}
 	}
-	free(sl);
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_words), &key, &h)) {
 		v->waits += h.waits;
 		v->wakes += h.wakes;
@@ -546,9 +549,9 @@ int pw_tracer__purge_words(struct pw_tracer *t)
 	int sfd = bpf_map__fd(t->park->maps.futex_slots);
 	struct gone_memo memo = {0};
 	struct pw_futex_key *keys = NULL;
-	struct pw_futex_slot *sl = NULL;
+	struct pw_futex_slot *sl;
 	long nkeys, i;
-	int removed = 0, err = 0, c;
+	int removed = 0, c;
 	__u32 idx;
 
 	/* The hash: keys first, then deletes (a walk restarts when its current key goes). */
@@ -572,11 +575,7 @@ int pw_tracer__purge_words(struct pw_tracer *t)
 	 * one free copy could be claimed by a live word between our read and our write, and
 	 * its counts would be lost.
 	 */
-	sl = calloc(t->ncpus, sizeof(*sl));
-	if (!sl) {
-		err = -ENOMEM;
-		goto out;
-	}
+	sl = t->percpu;
 	for (idx = 0; idx <= t->futex_slot_mask; idx++) {
 		if (bpf_map_lookup_elem(sfd, &idx, sl))
 			continue;
@@ -590,10 +589,8 @@ int pw_tracer__purge_words(struct pw_tracer *t)
 		if (bpf_map_update_elem(sfd, &idx, sl, BPF_ANY) == 0)
 			removed++;
 	}
-out:
-	free(sl);
 	free(keys);
-	return err ? err : removed;
+	return removed;
 }
 
 int pw_tracer__purge_words_due(struct pw_tracer *t)
@@ -622,5 +619,6 @@ void pw_tracer__free(struct pw_tracer *t)
 	scan_bpf__destroy(t->scan);
 	park_bpf__destroy(t->park);
 	free(t->buf);
+	free(t->percpu);
 	free(t);
 }
