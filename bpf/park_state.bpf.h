@@ -18,7 +18,7 @@ enum ps_flags {
 
 struct park_state {
 	__u64 since;	   /* pw_clock() at park (or a lower bound) */
-	__u64 seq;	   /* park sequence number of this thread */
+	__u64 seq;	   /* the thread's nvcsw at that park: which park this is */
 	__u64 dumped_seq;  /* seq whose stacks the scan already emitted, +1 */
 	__u64 futex_uaddr; /* valid with PS_IN_FUTEX */
 	__u32 futex_op;
@@ -31,6 +31,53 @@ struct {
 	__type(key, int);
 	__type(value, struct park_state);
 } park_state SEC(".maps");
+
+/*
+ * The hot path's own record of a park, in a plain array indexed by tid & park_slot_mask: the
+ * verifier inlines its lookup, where a task-storage get is a helper call that cost the hot path
+ * ~50 ns per context switch on these VMs (tests/bench, BPF floor rows). A slot belongs to the
+ * thread that claimed it (compare-and-swap from 0 to its tid) until that thread exits; a
+ * thread whose slot another live thread holds keeps its parks in park_state instead.
+ *
+ * key is the tid in the low half and, in the high half, the thread's voluntary context-switch
+ * count at the park (the kernel counts it before the tracepoint; 0: no park recorded). One
+ * 64-bit word, written after since: the scan takes since only if key still names the thread
+ * and its current count, so no slot is ever read for a park it did not record.
+ */
+struct park_slot {
+	__u64 key;
+	__u64 since; /* pw_clock() at the park */
+};
+
+static __always_inline __u64 park_key(__u32 tid, __u64 nvcsw)
+{
+	return (__u64)(__u32)nvcsw << 32 | tid;
+}
+
+/* Slots in park_slots - 1, and log2 of their number. */
+const volatile __u32 park_slot_mask = 0;
+const volatile __u32 park_slot_bits = 0;
+
+/*
+ * A thread's slot: its tid rotated left by 2 within the table, a bijection that puts threads
+ * with consecutive tids (a pool started together) 4 slots, i.e. one cache line, apart. Side by
+ * side, two threads on two CPUs would bounce one line on every context switch.
+ */
+static __always_inline __u32 park_slot_of(__u32 tid)
+{
+	__u32 t = tid & park_slot_mask;
+
+	if (park_slot_bits < 3)
+		return t;
+	return ((t << 2) | (t >> (park_slot_bits - 2))) & park_slot_mask;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set by the loader: a power of two, from kernel.pid_max */
+	__type(key, __u32);
+	__type(value, struct park_slot);
+} park_slots SEC(".maps");
 
 /*
  * Per-CPU counters: the hot path never bounces a shared cache line, and

@@ -181,11 +181,12 @@ int pw_scan(struct bpf_iter__task *ctx)
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
 	struct park_state *s;
+	struct park_slot *e;
 	struct pw_task_rec *rec;
 	struct scratch *sc;
-	__u32 zero = 0, state, tgid, len = 0;
-	__u64 now, nowc, size;
-	bool dump;
+	__u32 zero = 0, state, tgid, len = 0, idx;
+	__u64 now, nowc, size, park, since = 0;
+	bool dump, known = false;
 
 	if (!task)
 		return 0;
@@ -217,31 +218,48 @@ int pw_scan(struct bpf_iter__task *ctx)
 
 	now = bpf_ktime_get_ns();
 	nowc = pw_clock();
+	/* The park's identity: the voluntary switch count it left the CPU with. */
+	park = task->nvcsw;
+	idx = park_slot_of(rec->tid);
+	e = bpf_map_lookup_elem(&park_slots, &idx);
+	if (e && (__u32)park && e->key == park_key(rec->tid, park)) {
+		/* The hot path's record of this very park (key read first: written last). */
+		barrier();
+		since = e->since;
+		known = true;
+	}
 	s = bpf_task_storage_get(&park_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!s) {
+	if (!s)
 		stat_inc(PW_STAT_DROP_STORAGE);
-		rec->flags |= PW_F_NO_STORAGE | PW_F_AGE_LOWER_BOUND;
-		rec->age_ns = preparked_age(task, now);
-	} else {
-		if (!(s->flags & PS_PARKED)) {
-			/* Asleep, yet no park seen: it parked before we attached. */
-			__u64 age = preparked_age(task, now);
-
-			/* Rounded down to the clock's unit: still a lower bound. */
-			age = pw_ns_clock(age);
-			s->since = nowc > age ? nowc - age : 0;
-			s->seq++;
-			s->flags |= PS_PARKED | PS_LOWER_BOUND;
-		}
-		rec->park_seq = s->seq;
-		rec->age_ns = nowc > s->since ? pw_clock_ns(nowc - s->since) : 0;
+	if (!known && s && (s->flags & PS_PARKED) && s->seq == park) {
+		/* Parked where the slot was taken, or before we attached and seen by a scan. */
+		since = s->since;
+		known = true;
 		if (s->flags & PS_LOWER_BOUND)
 			rec->flags |= PW_F_AGE_LOWER_BOUND;
-		if (s->flags & PS_IN_FUTEX) {
-			rec->flags |= PW_F_FUTEX_EVENT;
-			rec->futex_uaddr = s->futex_uaddr;
-			rec->futex_op = s->futex_op;
+	}
+	if (!known) {
+		/* Asleep, yet no park seen: it parked before we attached. */
+		__u64 age = preparked_age(task, now);
+
+		rec->flags |= PW_F_AGE_LOWER_BOUND;
+		/* Rounded down to the clock's unit: still a lower bound. */
+		age = pw_ns_clock(age);
+		since = nowc > age ? nowc - age : 0;
+		if (s) {
+			s->since = since;
+			s->seq = park;
+			s->flags |= PS_PARKED | PS_LOWER_BOUND;
+		} else {
+			rec->flags |= PW_F_NO_STORAGE;
 		}
+	}
+	rec->park_seq = park;
+	rec->age_ns = nowc > since ? pw_clock_ns(nowc - since) : 0;
+	if (s && (s->flags & PS_IN_FUTEX)) {
+		rec->flags |= PW_F_FUTEX_EVENT;
+		rec->futex_uaddr = s->futex_uaddr;
+		rec->futex_op = s->futex_op;
 	}
 
 	read_regs(task, &rec->regs);
@@ -249,8 +267,8 @@ int pw_scan(struct bpf_iter__task *ctx)
 		rec->flags |= PW_F_IN_SYSCALL;
 
 	/* Stacks once per park: a thread parked for hours is copied once. */
-	dump = rec->age_ns >= min_age_ns && (!s || s->dumped_seq != s->seq + 1);
-	if (s && s->dumped_seq == s->seq + 1)
+	dump = rec->age_ns >= min_age_ns && (!s || s->dumped_seq != park + 1);
+	if (s && s->dumped_seq == park + 1)
 		rec->flags |= PW_F_USTACK_DONE;
 	if (dump) {
 		long n = bpf_get_task_stack(task, rec->kstack, sizeof(rec->kstack), 0);
@@ -284,6 +302,6 @@ int pw_scan(struct bpf_iter__task *ctx)
 	}
 	__sync_fetch_and_add(&records_emitted, 1);
 	if (s && (rec->flags & PW_F_HAS_USTACK))
-		s->dumped_seq = s->seq + 1;
+		s->dumped_seq = park + 1;
 	return 0;
 }

@@ -107,6 +107,8 @@ _Static_assert(sizeof(struct pw_futex_val) == 16, "pw_futex_val layout");
  * word's counts are the sum of its slot over every CPU plus its hash entry.
  */
 #define PW_FUTEX_SLOTS 4096 /* at most; fewer when --futex-words is smaller */
+/* The hot path's park slots (park_state.bpf.h): one per tid below kernel.pid_max, at most this. */
+#define PW_PARK_SLOTS_MAX (1U << 18)
 
 struct pw_futex_slot {
 	union {

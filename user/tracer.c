@@ -45,6 +45,7 @@ struct pw_tracer {
 	 */
 	void *percpu;
 	__u32 futex_slot_mask; /* park.bpf.c's futex_slots: size - 1 */
+	__u32 park_slot_mask;  /* park_state.bpf.h's park_slots: size - 1 */
 	int hz;		       /* the park clock's ticks per second; 0: it is in ns */
 	bool futex_events;
 	__u64 purge_interval_ns;
@@ -59,6 +60,34 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (!verbose_libbpf)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+/* kernel.pid_max, or the kernel's default when it cannot be read. */
+static long read_pid_max(void)
+{
+	long v = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 0 ? v : 32768;
+}
+
+/*
+ * Park slots for tids below pid_max: one per tid (a power of two) up to PW_PARK_SLOTS_MAX
+ * (16 bytes each: 4 MiB). Above that, tids share slots and a thread whose slot another live
+ * thread holds keeps its parks in task storage: slower, as exact.
+ */
+static __u32 park_slots_for(long pid_max)
+{
+	__u32 n = 1024;
+
+	while (n < (__u64)pid_max && n < PW_PARK_SLOTS_MAX)
+		n <<= 1;
+	return n;
 }
 
 static __u64 mono_ns(void)
@@ -148,6 +177,7 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 {
 	struct pw_tracer *t;
 	struct stat st;
+	bool slots_taken;
 	int err, i;
 
 	verbose_libbpf = opts->verbose;
@@ -206,6 +236,15 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 						  : pw_kernel_hz(); /* test hook: the fallback */
 	t->park->rodata->pw_hz = t->hz;
 	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
+	/* The hot path's park slots (park_state.bpf.h); one-shot scans record no parks. */
+	t->park_slot_mask = opts->park_events ? park_slots_for(read_pid_max()) - 1 : 0;
+	/* Test hook: one slot, held by no thread: every park takes the task-storage path. */
+	slots_taken = getenv("PARKWATCH_TEST_PARK_SLOTS_TAKEN") != NULL;
+	if (slots_taken)
+		t->park_slot_mask = 0;
+	t->park->rodata->park_slot_mask = t->park_slot_mask;
+	t->park->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
+	bpf_map__set_max_entries(t->park->maps.park_slots, t->park_slot_mask + 1);
 	if (opts->futex_events) {
 		err = ensure_tracefs();
 		if (err) {
@@ -250,6 +289,15 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 		err = explain_load_error(err, "load BPF programs");
 		goto fail;
 	}
+	if (slots_taken) {
+		__u64 held[2] = {UINT32_MAX, 0}; /* struct park_slot: a tid no thread has */
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(t->park->maps.park_slots), &zero, held, 0)) {
+			err = explain_load_error(-errno, "fill the park slots");
+			goto fail;
+		}
+	}
 	err = park_bpf__attach(t->park);
 	if (err) {
 		err = explain_load_error(err, "attach BPF programs");
@@ -264,12 +312,16 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	t->scan->rodata->min_age_ns = (__u64)(opts->min_age_s * 1e9);
 	t->scan->rodata->filter_pids = opts->npids > 0;
 	t->scan->rodata->pw_hz = t->hz;
+	t->scan->rodata->park_slot_mask = t->park_slot_mask;
+	t->scan->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
 	/* Without the hot path, "asleep since attach" is no bound at all. */
 	t->scan->rodata->attach_ns = opts->park_events ? mono_ns() : UINT64_MAX;
 	if (opts->npids > 0)
 		bpf_map__set_max_entries(t->scan->maps.pids, opts->npids);
 	if ((err = bpf_map__reuse_fd(t->scan->maps.park_state,
 				     bpf_map__fd(t->park->maps.park_state))) ||
+	    (err = bpf_map__reuse_fd(t->scan->maps.park_slots,
+				     bpf_map__fd(t->park->maps.park_slots))) ||
 	    (err = bpf_map__reuse_fd(t->scan->maps.stats, bpf_map__fd(t->park->maps.stats)))) {
 		err = explain_load_error(err, "share BPF maps");
 		goto fail;
