@@ -11,6 +11,8 @@
  *            filter   pw_sched_switch's sleeping/kthread/preempt test, nothing else
  *            clock    the test, then bpf_ktime_get_ns() into a per-CPU slot
  *            storage  the test, then a task-storage get-or-create and an increment
+ *            slot     the test, then pw_sched_switch's park slot written (array, tid rotated)
+ *            slot_adjacent  the same with the slot indexed by the tid as it is
  *            futex_empty  an empty program on sys_enter_futex (pw_enter_futex's floor)
  *
  * The object is read from floor.bpf.o beside the executable (plain libbpf, no skeleton). Once the
@@ -31,7 +33,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-static const char *const variants[] = {"empty", "filter", "clock", "storage", "futex_empty"};
+static const char *const variants[] = {"empty", "filter",	 "clock",      "storage",
+				       "slot",	"slot_adjacent", "futex_empty"};
 
 static volatile sig_atomic_t stop;
 
@@ -54,7 +57,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: floor empty|filter|clock|storage|futex_empty\n");
+	fprintf(stderr, "usage: floor empty|filter|clock|storage|slot|slot_adjacent|futex_empty\n");
 	exit(2);
 }
 

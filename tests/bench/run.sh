@@ -423,7 +423,8 @@ sysctl_set kernel.bpf_stats_enabled 1 || die "cannot set kernel.bpf_stats_enable
 # sys_enter_futex program) on the same workload: what bounds parkwatch's cost per event.
 FLOOR_PAIRS=""
 if [ -x "$FLOOR" ] && [ -s "$FLOOR.bpf.o" ]; then
-	FLOOR_PAIRS="floor-empty:handoff floor-filter:handoff floor-clock:handoff floor-storage:handoff floor-futex_empty:handoff"
+	FLOOR_PAIRS="floor-empty:handoff floor-filter:handoff floor-clock:handoff floor-storage:handoff"
+	FLOOR_PAIRS+=" floor-slot:handoff floor-slot_adjacent:handoff floor-futex_empty:handoff"
 else
 	note "floor programs not built ($FLOOR): make bench builds them"
 fi
@@ -683,6 +684,8 @@ floor_row floor-empty floor_empty "empty tp_btf/sched_switch program"
 floor_row floor-filter floor_filter "+ pw_sched_switch's test (sleeping, not kthread, not preempted)"
 floor_row floor-clock floor_clock "+ test + bpf_ktime_get_ns()"
 floor_row floor-storage floor_storage "+ test + task-storage get-or-create, seq++"
+floor_row floor-slot floor_slot "+ test + park slot written (array indexed by rotated tid: parkwatch's layout)"
+floor_row floor-slot_adjacent floor_slot_adjacent "+ test + park slot indexed by the tid itself (neighbours share a cache line)"
 floor_row floor-futex_empty floor_futex_empty "empty sys_enter_futex program"
 
 # Churn: threads/s; ratio = median traced / median untraced (>= 0.95).
