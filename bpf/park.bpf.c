@@ -39,69 +39,46 @@ int BPF_PROG(pw_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	     unsigned int prev_state)
 {
 	struct park_state *s;
-	struct park_slot *e;
 	__u32 tid, idx;
+	__u64 *slot;
 
 	/*
 	 * Only the task leaving the CPU is looked at: a park starts when a task
 	 * switches out asleep, and every real sleep does so with preempt false.
 	 * Its end needs no event: the scan sees from the task's state whether it
-	 * is still asleep, and the next park overwrites since.
+	 * is still asleep, and the next park overwrites the record.
 	 */
 	if (!PW_SLEEPING(prev_state) || (prev->flags & PF_KTHREAD))
 		return 0;
 	tid = prev->pid;
 	idx = park_slot_of(tid);
-	e = bpf_map_lookup_elem(&park_slots, &idx);
-	if (!e)
+	slot = bpf_map_lookup_elem(&park_slots, &idx);
+	if (!slot)
 		return 0;
 	if (!preempt) {
-		if ((__u32)e->key == tid ||
-		    (e->key == 0 && __sync_val_compare_and_swap(&e->key, 0, tid) == 0)) {
-			e->since = pw_clock();
-			/* since first: a scan that sees this key sees this park's since. */
-			barrier();
-			e->key = park_key(tid, prev->nvcsw);
-			stat_inc(PW_STAT_PARKS);
-			return 0;
-		}
-		/* The slot is another live thread's: task storage, a helper call. */
-		s = bpf_task_storage_get(&park_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (s) {
-			s->since = pw_clock();
-			s->seq = prev->nvcsw;
-			s->flags = (s->flags & PS_IN_FUTEX) | PS_PARKED;
-			stat_inc(PW_STAT_PARKS);
-		} else {
-			stat_inc(PW_STAT_DROP_STORAGE);
-		}
+		*slot = pw_slot_clock() << PARK_SLOT_TID_BITS | tid;
+		stat_inc(PW_STAT_PARKS);
 		return 0;
 	}
 	/*
 	 * Preempted between set_current_state() and schedule(): still runnable,
-	 * yet its state says asleep, and its voluntary count is its last park's.
-	 * That park is over; if the scan finds it before it runs, it is a new
-	 * park whose start we did not see (a lower bound), not the old one.
+	 * yet its state says asleep. Its last park is over; if the scan finds it
+	 * before it runs, it is a new park whose start we did not see (a lower
+	 * bound), not the old one: its record, and a pre-attach park the scan
+	 * noted in task storage, are void. Rare: a helper call is fine here.
 	 */
-	if ((__u32)e->key == tid) {
-		e->key = tid;
-		return 0;
-	}
+	if ((*slot & PARK_SLOT_TID_MASK) == tid)
+		*slot = tid;
 	s = bpf_task_storage_get(&park_state, prev, 0, 0);
 	if (s)
 		s->flags &= ~PS_PARKED;
 	return 0;
 }
 
-/* Free the state as the thread exits instead of when the task is reaped; its slot too. */
+/* Free the state as the thread exits instead of when the task is reaped. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(pw_process_exit, struct task_struct *p)
 {
-	__u32 tid = p->pid, idx = park_slot_of(tid);
-	struct park_slot *e = bpf_map_lookup_elem(&park_slots, &idx);
-
-	if (e && (__u32)e->key == tid)
-		e->key = 0;
 	bpf_task_storage_delete(&park_state, p);
 	return 0;
 }

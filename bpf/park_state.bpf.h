@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Per-thread park state, shared by park.bpf.c (hot path, writer) and
- * scan.bpf.c (cold path, reader). It never crosses to userspace, so it lives
- * here rather than in include/. Kept in task storage: freed with the task,
- * no stale entries, no fixed thread limit (DESIGN.md §5).
+ * Park state shared by park.bpf.c (hot path) and scan.bpf.c (cold path). It
+ * never crosses to userspace, so it lives here rather than in include/. Two
+ * records: the hot path's park slots (below: one store per park), and task
+ * storage for what the scan keeps per thread (the stacks it already emitted,
+ * the bound it gave a park from before attach) and futex_waitv's word: freed
+ * with the task, no stale entries, no fixed thread limit (DESIGN.md §5).
  */
 #ifndef PW_PARK_STATE_BPF_H
 #define PW_PARK_STATE_BPF_H
@@ -11,13 +13,12 @@
 #include "parkwatch.h"
 
 enum ps_flags {
-	PS_PARKED = 1 << 0,	 /* off-CPU in a sleeping state */
-	PS_LOWER_BOUND = 1 << 1, /* since is a lower bound (parked before attach) */
-	PS_IN_FUTEX = 1 << 2,	 /* between sys_enter and sys_exit of a waiting futex op */
+	PS_PARKED = 1 << 0,   /* since and seq bound a park from before attach */
+	PS_IN_FUTEX = 1 << 2, /* between sys_enter and sys_exit of a waiting futex op */
 };
 
 struct park_state {
-	__u64 since;	   /* pw_clock() at park (or a lower bound) */
+	__u64 since;	   /* pw_clock(): a lower bound of the park's start */
 	__u64 seq;	   /* the thread's nvcsw at that park: which park this is */
 	__u64 dumped_seq;  /* seq whose stacks the scan already emitted, +1 */
 	__u64 futex_uaddr; /* valid with PS_IN_FUTEX */
@@ -31,53 +32,6 @@ struct {
 	__type(key, int);
 	__type(value, struct park_state);
 } park_state SEC(".maps");
-
-/*
- * The hot path's own record of a park, in a plain array indexed by tid & park_slot_mask: the
- * verifier inlines its lookup, where a task-storage get is a helper call that cost the hot path
- * ~50 ns per context switch on these VMs (tests/bench, BPF floor rows). A slot belongs to the
- * thread that claimed it (compare-and-swap from 0 to its tid) until that thread exits; a
- * thread whose slot another live thread holds keeps its parks in park_state instead.
- *
- * key is the tid in the low half and, in the high half, the thread's voluntary context-switch
- * count at the park (the kernel counts it before the tracepoint; 0: no park recorded). One
- * 64-bit word, written after since: the scan takes since only if key still names the thread
- * and its current count, so no slot is ever read for a park it did not record.
- */
-struct park_slot {
-	__u64 key;
-	__u64 since; /* pw_clock() at the park */
-};
-
-static __always_inline __u64 park_key(__u32 tid, __u64 nvcsw)
-{
-	return (__u64)(__u32)nvcsw << 32 | tid;
-}
-
-/* Slots in park_slots - 1, and log2 of their number. */
-const volatile __u32 park_slot_mask = 0;
-const volatile __u32 park_slot_bits = 0;
-
-/*
- * A thread's slot: its tid rotated left by 2 within the table, a bijection that puts threads
- * with consecutive tids (a pool started together) 4 slots, i.e. one cache line, apart. Side by
- * side, two threads on two CPUs would bounce one line on every context switch.
- */
-static __always_inline __u32 park_slot_of(__u32 tid)
-{
-	__u32 t = tid & park_slot_mask;
-
-	if (park_slot_bits < 3)
-		return t;
-	return ((t << 2) | (t >> (park_slot_bits - 2))) & park_slot_mask;
-}
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* set by the loader: a power of two, from kernel.pid_max */
-	__type(key, __u32);
-	__type(value, struct park_slot);
-} park_slots SEC(".maps");
 
 /*
  * Per-CPU counters: the hot path never bounces a shared cache line, and
@@ -122,6 +76,67 @@ static __always_inline void stat_inc(__u32 which)
 
 	if (v)
 		*v += 1;
+}
+
+/*
+ * The hot path's record of a park: one 64-bit word per slot of a plain array indexed by tid:
+ * the tid in the low PARK_SLOT_TID_BITS bits, the park clock (pw_slot_clock()) above it. The
+ * verifier inlines the lookup, and the record is one store: no helper call, no lock, no atomic
+ * (task storage, a helper call, cost the hot path ~50 ns per context switch on these VMs: the
+ * BPF floor rows of make bench). One word cannot tear: a scan reads a whole park or none.
+ *
+ * A slot is the last writer's. The scan takes it only for the thread it names, and a thread
+ * always overwrites its slot when it parks, so a slot naming a thread that is parked now
+ * describes that very park; when the thread is preempted while its state still says asleep,
+ * it writes its tid with clock 0 (no record): that park is over, and a scan that finds the
+ * thread before it runs sees a park whose start it does not know (a lower bound). Slots
+ * cover every tid below kernel.pid_max up to PW_PARK_SLOTS_MAX; above that, two live threads
+ * can share one, and the one whose record was overwritten gets a lower bound, never the
+ * other's age. 0: never written.
+ */
+#define PARK_SLOT_TID_BITS 22 /* PID_MAX_LIMIT is 4M: every tid fits */
+#define PARK_SLOT_TID_MASK ((1ULL << PARK_SLOT_TID_BITS) - 1)
+#define PARK_SLOT_CLOCK_MASK ((1ULL << (64 - PARK_SLOT_TID_BITS)) - 1)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set by the loader: a power of two, from kernel.pid_max */
+	__type(key, __u32);
+	__type(value, __u64);
+} park_slots SEC(".maps");
+
+/* Slots in park_slots - 1, and log2 of their number. */
+const volatile __u32 park_slot_mask = 0;
+const volatile __u32 park_slot_bits = 0;
+
+/*
+ * A thread's slot: its tid rotated left by 3 within the table, a bijection that puts threads
+ * with consecutive tids (a pool started together) 8 slots, i.e. one cache line, apart. Side by
+ * side, two threads on two CPUs bounced one line on every context switch (the slot_adjacent
+ * floor row).
+ */
+static __always_inline __u32 park_slot_of(__u32 tid)
+{
+	__u32 t = tid & park_slot_mask;
+
+	if (park_slot_bits < 4)
+		return t;
+	return ((t << 3) | (t >> (park_slot_bits - 3))) & park_slot_mask;
+}
+
+/*
+ * The slot's clock: jiffies, or without HZ ns / 2^20 (~1 ms), so that 42 bits last 139 years
+ * at HZ=1000 and 146 years in ns / 2^20. Differences are taken modulo 2^42.
+ */
+static __always_inline __u64 pw_slot_clock(void)
+{
+	return (pw_hz ? bpf_jiffies64() : bpf_ktime_get_ns() >> 20) & PARK_SLOT_CLOCK_MASK;
+}
+
+static __always_inline __u64 pw_slot_clock_ns(__u64 d)
+{
+	d &= PARK_SLOT_CLOCK_MASK;
+	return pw_hz ? d * (1000000000ULL / pw_hz) : d << 20;
 }
 
 #endif /* PW_PARK_STATE_BPF_H */

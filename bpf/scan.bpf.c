@@ -17,7 +17,8 @@ const volatile __u64 min_age_ns = 1000000000ULL;
 const volatile bool filter_pids = false;
 /*
  * bpf_ktime_get_ns() when the hot path was attached: parks before it are unknown. UINT64_MAX
- * when it is not attached (one-shot snapshots): then it bounds nothing.
+ * when it is not attached (one-shot snapshots), or when a thread without a record may have
+ * parked since (shared park slots): then it bounds nothing.
  */
 const volatile __u64 attach_ns = 0;
 
@@ -181,11 +182,11 @@ int pw_scan(struct bpf_iter__task *ctx)
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
 	struct park_state *s;
-	struct park_slot *e;
+	__u64 *slot;
 	struct pw_task_rec *rec;
 	struct scratch *sc;
 	__u32 zero = 0, state, tgid, len = 0, idx;
-	__u64 now, nowc, size, park, since = 0;
+	__u64 now, nowc, size, park;
 	bool dump, known = false;
 
 	if (!task)
@@ -221,41 +222,43 @@ int pw_scan(struct bpf_iter__task *ctx)
 	/* The park's identity: the voluntary switch count it left the CPU with. */
 	park = task->nvcsw;
 	idx = park_slot_of(rec->tid);
-	e = bpf_map_lookup_elem(&park_slots, &idx);
-	if (e && (__u32)park && e->key == park_key(rec->tid, park)) {
-		/* The hot path's record of this very park (key read first: written last). */
-		barrier();
-		since = e->since;
-		known = true;
+	slot = bpf_map_lookup_elem(&park_slots, &idx);
+	if (slot) {
+		__u64 w = *slot;
+
+		/* The hot path's record of this very park (park_state.bpf.h). */
+		if ((w & PARK_SLOT_TID_MASK) == rec->tid && (w >> PARK_SLOT_TID_BITS)) {
+			rec->age_ns = pw_slot_clock_ns(pw_slot_clock() - (w >> PARK_SLOT_TID_BITS));
+			known = true;
+		}
 	}
 	s = bpf_task_storage_get(&park_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		stat_inc(PW_STAT_DROP_STORAGE);
 	if (!known && s && (s->flags & PS_PARKED) && s->seq == park) {
-		/* Parked where the slot was taken, or before we attached and seen by a scan. */
-		since = s->since;
+		/* A park from before we attached, which an earlier scan bounded. */
+		rec->age_ns = nowc > s->since ? pw_clock_ns(nowc - s->since) : 0;
+		rec->flags |= PW_F_AGE_LOWER_BOUND;
 		known = true;
-		if (s->flags & PS_LOWER_BOUND)
-			rec->flags |= PW_F_AGE_LOWER_BOUND;
 	}
 	if (!known) {
-		/* Asleep, yet no park seen: it parked before we attached. */
+		/* Asleep, yet no park seen: it parked before we attached (or its slot was reused).
+		 */
 		__u64 age = preparked_age(task, now);
 
 		rec->flags |= PW_F_AGE_LOWER_BOUND;
 		/* Rounded down to the clock's unit: still a lower bound. */
 		age = pw_ns_clock(age);
-		since = nowc > age ? nowc - age : 0;
+		rec->age_ns = pw_clock_ns(age);
 		if (s) {
-			s->since = since;
+			s->since = nowc > age ? nowc - age : 0;
 			s->seq = park;
-			s->flags |= PS_PARKED | PS_LOWER_BOUND;
+			s->flags |= PS_PARKED;
 		} else {
 			rec->flags |= PW_F_NO_STORAGE;
 		}
 	}
 	rec->park_seq = park;
-	rec->age_ns = nowc > since ? pw_clock_ns(nowc - since) : 0;
 	if (s && (s->flags & PS_IN_FUTEX)) {
 		rec->flags |= PW_F_FUTEX_EVENT;
 		rec->futex_uaddr = s->futex_uaddr;

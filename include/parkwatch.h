@@ -108,7 +108,7 @@ _Static_assert(sizeof(struct pw_futex_val) == 16, "pw_futex_val layout");
  */
 #define PW_FUTEX_SLOTS 4096 /* at most; fewer when --futex-words is smaller */
 /* The hot path's park slots (park_state.bpf.h): one per tid below kernel.pid_max, at most this. */
-#define PW_PARK_SLOTS_MAX (1U << 18)
+#define PW_PARK_SLOTS_MAX (1U << 19)
 
 struct pw_futex_slot {
 	union {

@@ -78,8 +78,8 @@ static long read_pid_max(void)
 
 /*
  * Park slots for tids below pid_max: one per tid (a power of two) up to PW_PARK_SLOTS_MAX
- * (16 bytes each: 4 MiB). Above that, tids share slots and a thread whose slot another live
- * thread holds keeps its parks in task storage: slower, as exact.
+ * (8 bytes each: 4 MiB). Above that, tids share slots: a thread whose record another live
+ * thread overwrote gets a lower bound for its age (park_state.bpf.h).
  */
 static __u32 park_slots_for(long pid_max)
 {
@@ -177,7 +177,7 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 {
 	struct pw_tracer *t;
 	struct stat st;
-	bool slots_taken;
+	long pid_max;
 	int err, i;
 
 	verbose_libbpf = opts->verbose;
@@ -237,10 +237,10 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	t->park->rodata->pw_hz = t->hz;
 	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
 	/* The hot path's park slots (park_state.bpf.h); one-shot scans record no parks. */
-	t->park_slot_mask = opts->park_events ? park_slots_for(read_pid_max()) - 1 : 0;
-	/* Test hook: one slot, held by no thread: every park takes the task-storage path. */
-	slots_taken = getenv("PARKWATCH_TEST_PARK_SLOTS_TAKEN") != NULL;
-	if (slots_taken)
+	pid_max = read_pid_max();
+	t->park_slot_mask = opts->park_events ? park_slots_for(pid_max) - 1 : 0;
+	/* Test hook: one slot for every thread, as if all of them shared it. */
+	if (getenv("PARKWATCH_TEST_PARK_SLOTS_SHARED"))
 		t->park_slot_mask = 0;
 	t->park->rodata->park_slot_mask = t->park_slot_mask;
 	t->park->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
@@ -289,15 +289,6 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 		err = explain_load_error(err, "load BPF programs");
 		goto fail;
 	}
-	if (slots_taken) {
-		__u64 held[2] = {UINT32_MAX, 0}; /* struct park_slot: a tid no thread has */
-		__u32 zero = 0;
-
-		if (bpf_map_update_elem(bpf_map__fd(t->park->maps.park_slots), &zero, held, 0)) {
-			err = explain_load_error(-errno, "fill the park slots");
-			goto fail;
-		}
-	}
 	err = park_bpf__attach(t->park);
 	if (err) {
 		err = explain_load_error(err, "attach BPF programs");
@@ -314,8 +305,14 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	t->scan->rodata->pw_hz = t->hz;
 	t->scan->rodata->park_slot_mask = t->park_slot_mask;
 	t->scan->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
-	/* Without the hot path, "asleep since attach" is no bound at all. */
-	t->scan->rodata->attach_ns = opts->park_events ? mono_ns() : UINT64_MAX;
+	/*
+	 * Without the hot path, "asleep since attach" is no bound at all; nor is it where threads
+	 * share park slots (pid_max above the table): a thread with no record may have parked
+	 * since, and had its record overwritten.
+	 */
+	t->scan->rodata->attach_ns = opts->park_events && t->park_slot_mask + 1 >= (__u64)pid_max
+					     ? mono_ns()
+					     : UINT64_MAX;
 	if (opts->npids > 0)
 		bpf_map__set_max_entries(t->scan->maps.pids, opts->npids);
 	if ((err = bpf_map__reuse_fd(t->scan->maps.park_state,

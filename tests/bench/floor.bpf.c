@@ -94,34 +94,26 @@ int BPF_PROG(floor_storage, bool preempt, struct task_struct *prev, struct task_
 
 /* The futex syscall tracepoint's floor: parkwatch's pw_enter_futex attaches here. */
 /*
- * pw_sched_switch's record of a park (bpf/park_state.bpf.h), without its claim and fallback: a
- * slot per tid in a plain array, since and key stored. slot: the tid's bits rotated (the
- * layout parkwatch uses), slot_adjacent: indexed by the tid itself, so the hand-off pairs'
- * neighbouring tids share a cache line across the two CPUs.
+ * pw_sched_switch's record of a park (bpf/park_state.bpf.h): one word per tid in a plain array,
+ * the clock above the tid, one store. slot: the tid's bits rotated (the layout parkwatch uses),
+ * slot_adjacent: indexed by the tid itself, so that the hand-off pairs' neighbouring tids share
+ * a cache line across the two CPUs.
  */
 #define FLOOR_SLOT_BITS 15
-
-struct floor_slot {
-	__u64 key;
-	__u64 since;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1 << FLOOR_SLOT_BITS);
 	__type(key, __u32);
-	__type(value, struct floor_slot);
+	__type(value, __u64);
 } floor_slots SEC(".maps");
 
 static __always_inline void floor_slot_write(struct task_struct *prev, __u32 idx)
 {
-	struct floor_slot *e = bpf_map_lookup_elem(&floor_slots, &idx);
+	__u64 *slot = bpf_map_lookup_elem(&floor_slots, &idx);
 
-	if (e) {
-		e->since = bpf_jiffies64();
-		barrier();
-		e->key = (__u64)(__u32)prev->nvcsw << 32 | (__u32)prev->pid;
-	}
+	if (slot)
+		*slot = bpf_jiffies64() << 22 | (__u32)prev->pid;
 }
 
 SEC("tp_btf/sched_switch")
@@ -131,7 +123,7 @@ int BPF_PROG(floor_slot, bool preempt, struct task_struct *prev, struct task_str
 	__u32 t = prev->pid & ((1 << FLOOR_SLOT_BITS) - 1);
 
 	if (floor_parks(preempt, prev, prev_state))
-		floor_slot_write(prev, ((t << 2) | (t >> (FLOOR_SLOT_BITS - 2))) &
+		floor_slot_write(prev, ((t << 3) | (t >> (FLOOR_SLOT_BITS - 3))) &
 					       ((1 << FLOOR_SLOT_BITS) - 1));
 	return 0;
 }
