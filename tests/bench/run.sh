@@ -177,6 +177,7 @@ declare -A TR_LABEL=(
 	[btfutex]="bpftrace futex by ustack"
 	[btoffcpu]="bpftrace off-CPU time by kstack+ustack"
 	[bcc]="offcputime-bpfcc (bcc)"
+	[floor-empty]="control: an empty tp_btf/sched_switch program (tests/bench/floor.bpf.c)"
 )
 declare -A TR_WHY=()
 TR_PID=""
@@ -245,6 +246,9 @@ result_field() {
 
 HO_CFGS=(untraced watch futex)
 [ $HAVE_EXPORT = 1 ] && HO_CFGS+=(export)
+# What any program on sched_switch costs the workload before it does anything: the bound under
+# parkwatch's default mode.
+[ -x "$FLOOR" ] && [ -s "$FLOOR.bpf.o" ] && HO_CFGS+=(floor-empty)
 if [ -n "$APT_WHY" ] && ! command -v bpftrace >/dev/null; then
 	TR_WHY[btfutex]=$APT_WHY
 	TR_WHY[btoffcpu]=$APT_WHY
@@ -628,7 +632,8 @@ row "---" "--:" "--:" "--:" "--:" "--:" "---" "---"
 
 # Hand-off: seconds for 2 x $HANDOFFS hand-offs; ratio = median traced / median untraced.
 U=$(median "$R/ho.untraced")
-for cfg in untraced watch futex export btfutex btoffcpu bcc; do
+for cfg in untraced watch futex export floor-empty btfutex btoffcpu bcc; do
+	[ "$cfg" = floor-empty ] && ! [ -s "$R/ho.$cfg" ] && continue
 	label="hand-off, ${TR_LABEL[$cfg]} (s)"
 	target="-"
 	case $cfg in
