@@ -38,7 +38,6 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(pw_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	struct park_state *s;
 	__u32 tid, idx;
 	__u64 *slot;
 
@@ -64,14 +63,11 @@ int BPF_PROG(pw_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	 * Preempted between set_current_state() and schedule(): still runnable,
 	 * yet its state says asleep. Its last park is over; if the scan finds it
 	 * before it runs, it is a new park whose start we did not see (a lower
-	 * bound), not the old one: its record, and a pre-attach park the scan
-	 * noted in task storage, are void. Rare: a helper call is fine here.
+	 * bound), not the old one: its record is void. (A pre-attach bound the
+	 * scan keeps in task storage is void by itself: the switch counts moved.)
 	 */
 	if ((*slot & PARK_SLOT_TID_MASK) == tid)
 		*slot = tid;
-	s = bpf_task_storage_get(&park_state, prev, 0, 0);
-	if (s)
-		s->flags &= ~PS_PARKED;
 	return 0;
 }
 
@@ -160,7 +156,6 @@ static __always_inline void count_word(__u64 uaddr, bool wake)
 static __always_inline void futex_enter(__u64 uaddr, bool waits)
 {
 	count_word(uaddr, !waits);
-	stat_inc(waits ? PW_STAT_FUTEX_WAITS : PW_STAT_FUTEX_WAKES);
 }
 
 SEC("tp/syscalls/sys_enter_futex")

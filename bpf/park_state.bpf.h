@@ -13,13 +13,12 @@
 #include "parkwatch.h"
 
 enum ps_flags {
-	PS_PARKED = 1 << 0,   /* since and seq bound a park from before attach */
 	PS_IN_FUTEX = 1 << 2, /* between sys_enter and sys_exit of a waiting futex op */
 };
 
 struct park_state {
-	__u64 since;	   /* pw_clock(): a lower bound of the park's start */
-	__u64 seq;	   /* the thread's nvcsw at that park: which park this is */
+	__u64 since;	   /* pw_clock(): a lower bound of a park from before attach */
+	__u64 seq;	   /* that park's identity (pw_scan: switch counts); 0: none */
 	__u64 dumped_seq;  /* seq whose stacks the scan already emitted, +1 */
 	__u64 futex_uaddr; /* valid with PS_IN_FUTEX */
 	__u32 futex_op;

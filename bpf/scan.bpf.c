@@ -219,8 +219,12 @@ int pw_scan(struct bpf_iter__task *ctx)
 
 	now = bpf_ktime_get_ns();
 	nowc = pw_clock();
-	/* The park's identity: the voluntary switch count it left the CPU with. */
-	park = task->nvcsw;
+	/*
+	 * The park's identity: the thread's context switches so far. Every switch-out counts
+	 * one, so a thread with the same count is still in the park it was in; one that ran
+	 * (even preempted, with its state already asleep) has another. Never 0 once parked.
+	 */
+	park = task->nvcsw + task->nivcsw;
 	idx = park_slot_of(rec->tid);
 	slot = bpf_map_lookup_elem(&park_slots, &idx);
 	if (slot) {
@@ -235,7 +239,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 	s = bpf_task_storage_get(&park_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		stat_inc(PW_STAT_DROP_STORAGE);
-	if (!known && s && (s->flags & PS_PARKED) && s->seq == park) {
+	if (!known && s && s->seq == park) {
 		/* A park from before we attached, which an earlier scan bounded. */
 		rec->age_ns = nowc > s->since ? pw_clock_ns(nowc - s->since) : 0;
 		rec->flags |= PW_F_AGE_LOWER_BOUND;
@@ -253,7 +257,6 @@ int pw_scan(struct bpf_iter__task *ctx)
 		if (s) {
 			s->since = nowc > age ? nowc - age : 0;
 			s->seq = park;
-			s->flags |= PS_PARKED;
 		} else {
 			rec->flags |= PW_F_NO_STORAGE;
 		}

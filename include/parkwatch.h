@@ -36,8 +36,8 @@ enum pw_rec_flags {
 enum pw_stat {
 	PW_STAT_PARKS = 0,	/* sched_switch: a thread went to sleep */
 	PW_STAT_WAKES,		/* unused: the end of a park needs no event (park.bpf.c) */
-	PW_STAT_FUTEX_WAITS,	/* sys_enter_futex* with a waiting op */
-	PW_STAT_FUTEX_WAKES,	/* sys_enter_futex with a waking op */
+	PW_STAT_FUTEX_WAITS,	/* unused: nothing read per-event futex totals */
+	PW_STAT_FUTEX_WAKES,	/* unused (numbering kept: the soak bench reads keys 0, 4-8) */
 	PW_STAT_DROP_STORAGE,	/* task storage create failed (ENOMEM) */
 	PW_STAT_DROP_FUTEX_MAP, /* per-word futex map full */
 	PW_STAT_DROP_USTACK,	/* bpf_copy_from_user_task failed */
@@ -72,7 +72,7 @@ struct pw_task_rec {
 	__u32 flags;	       /* enum pw_rec_flags */
 	__u64 start_time;      /* thread's start_time (ns since boot) */
 	__u64 proc_start_time; /* group leader's start_time: keys a process */
-	__u64 park_seq;	       /* increments on every park of this thread */
+	__u64 park_seq;	       /* the thread's context switches: changes between two parks */
 	__u64 age_ns;	       /* how long parked (lower bound if flagged) */
 	__u64 futex_uaddr;     /* only with PW_F_FUTEX_EVENT */
 	__u32 futex_op;	       /* only with PW_F_FUTEX_EVENT */
