@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "compat.bpf.h"
+#define PW_HOT_PATH /* load-time constants as patched immediates (park_state.bpf.h) */
 #include "park_state.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -79,8 +80,7 @@ int BPF_PROG(pw_process_exit, struct task_struct *p)
 	return 0;
 }
 
-/* Slots in futex_slots - 1; set with its size by the loader (--futex-words). */
-const volatile __u32 futex_slot_mask = PW_FUTEX_SLOTS - 1;
+/* Slots in futex_slots - 1: pw_imm(FUTEX_SLOT_MASK), set with its size by the loader. */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -128,7 +128,7 @@ static __always_inline void count_word(__u64 uaddr, bool wake)
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid, tag = pw_proc_tag(task->group_leader->start_boottime);
 	__u64 id = pw_proc_id(tgid, tag);
-	__u32 idx = pw_futex_slot_of(tgid, tag, uaddr, futex_slot_mask);
+	__u32 idx = pw_futex_slot_of(tgid, tag, uaddr, pw_imm(FUTEX_SLOT_MASK));
 	struct pw_futex_slot *sl;
 
 	sl = bpf_map_lookup_elem(&futex_slots, &idx);

@@ -44,29 +44,61 @@ struct {
 } stats SEC(".maps");
 
 /*
+ * Load-time constants. The scan (cold path) reads them from .rodata. The hot path cannot
+ * afford to: a load from the .rodata map's page cost pw_sched_switch ~19 ns per context switch
+ * on these VMs (floor rows slot and slot_rodata of make bench: the page is cold by the next
+ * switch), a fifth of its run time. There each is an immediate: pw_imm() moves a placeholder
+ * into a register, and the loader writes the value over the placeholder in the program's
+ * instructions before load (pw_patch_imms in user/tracer.c), so the verifier and the JIT see
+ * a constant and drop the branches it decides. pw_imm() must only be used in programs and
+ * __always_inline functions: the loader patches programs, not __noinline subprograms.
+ */
+#ifdef PW_HOT_PATH
+static __always_inline __u32 pw_imm_(const int placeholder)
+{
+	__u32 v;
+
+	asm volatile("%0 = %1" : "=r"(v) : "i"(placeholder));
+	return v;
+}
+#define pw_imm(name) pw_imm_(PW_IMM_##name)
+#define PW_HZ() pw_imm(HZ)
+#define PW_PARK_SLOT_MASK() pw_imm(PARK_SLOT_MASK)
+#define PW_PARK_SLOT_BITS() pw_imm(PARK_SLOT_BITS)
+#else
+/* Slots in park_slots - 1, and log2 of their number (below). */
+const volatile __u32 park_slot_mask = 0;
+const volatile __u32 park_slot_bits = 0;
+/* The park clock's HZ (below). */
+const volatile __u32 pw_hz = 0;
+#define PW_HZ() pw_hz
+#define PW_PARK_SLOT_MASK() park_slot_mask
+#define PW_PARK_SLOT_BITS() park_slot_bits
+#endif
+
+/*
  * The park clock. The kernel's HZ (CONFIG_HZ, set by the loader from the kernel's config): the
  * clock is jiffies, one load of a global. 0 when the config cannot be read: it is
  * bpf_ktime_get_ns(). A clock read on every park is a fifth of the hot path on these VMs
  * (kvm-clock with an unstable TSC: ~30-45 ns per read, measured against jiffies), so ages
  * recorded by the hot path are exact to one tick (4 ms at HZ=250) instead of to the ns. The
- * verifier sees a read-only constant and keeps one branch.
+ * verifier sees a constant and keeps one branch.
  */
-const volatile __u32 pw_hz = 0;
 
 static __always_inline __u64 pw_clock(void)
 {
-	return pw_hz ? bpf_jiffies64() : bpf_ktime_get_ns();
+	return PW_HZ() ? bpf_jiffies64() : bpf_ktime_get_ns();
 }
 
 /* A pw_clock() interval in ns, and an interval in ns in pw_clock() units (rounded down). */
 static __always_inline __u64 pw_clock_ns(__u64 d)
 {
-	return pw_hz ? d * (1000000000ULL / pw_hz) : d;
+	return PW_HZ() ? d * (1000000000ULL / PW_HZ()) : d;
 }
 
 static __always_inline __u64 pw_ns_clock(__u64 ns)
 {
-	return pw_hz ? ns / (1000000000ULL / pw_hz) : ns;
+	return PW_HZ() ? ns / (1000000000ULL / PW_HZ()) : ns;
 }
 
 static __always_inline void stat_inc(__u32 which)
@@ -104,10 +136,6 @@ struct {
 	__type(value, __u64);
 } park_slots SEC(".maps");
 
-/* Slots in park_slots - 1, and log2 of their number. */
-const volatile __u32 park_slot_mask = 0;
-const volatile __u32 park_slot_bits = 0;
-
 /*
  * A thread's slot: its tid rotated left by 3 within the table, a bijection that puts threads
  * with consecutive tids (a pool started together) 8 slots, i.e. one cache line, apart. Side by
@@ -116,11 +144,11 @@ const volatile __u32 park_slot_bits = 0;
  */
 static __always_inline __u32 park_slot_of(__u32 tid)
 {
-	__u32 t = tid & park_slot_mask;
+	__u32 mask = PW_PARK_SLOT_MASK(), bits = PW_PARK_SLOT_BITS(), t = tid & mask;
 
-	if (park_slot_bits < 4)
+	if (bits < 4)
 		return t;
-	return ((t << 3) | (t >> (park_slot_bits - 3))) & park_slot_mask;
+	return ((t << 3) | (t >> (bits - 3))) & mask;
 }
 
 /*
@@ -129,13 +157,13 @@ static __always_inline __u32 park_slot_of(__u32 tid)
  */
 static __always_inline __u64 pw_slot_clock(void)
 {
-	return (pw_hz ? bpf_jiffies64() : bpf_ktime_get_ns() >> 20) & PARK_SLOT_CLOCK_MASK;
+	return (PW_HZ() ? bpf_jiffies64() : bpf_ktime_get_ns() >> 20) & PARK_SLOT_CLOCK_MASK;
 }
 
 static __always_inline __u64 pw_slot_clock_ns(__u64 d)
 {
 	d &= PARK_SLOT_CLOCK_MASK;
-	return pw_hz ? d * (1000000000ULL / pw_hz) : d << 20;
+	return PW_HZ() ? d * (1000000000ULL / PW_HZ()) : d << 20;
 }
 
 #endif /* PW_PARK_STATE_BPF_H */

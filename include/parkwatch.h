@@ -155,4 +155,16 @@ static inline __u32 pw_futex_slot_of(__u32 tgid, __u32 tag, __u64 uaddr, __u32 m
 	return (__u32)((h * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
 }
 
+/*
+ * Placeholders of the hot path's load-time constants (pw_imm() in bpf/park_state.bpf.h): the
+ * immediates of `mov` instructions that the loader overwrites with the values before load. In
+ * a range no program uses for anything else; every one found must be patched.
+ */
+#define PW_IMM_BASE 0x7e5a0000
+#define PW_IMM_HZ (PW_IMM_BASE + 1)
+#define PW_IMM_PARK_SLOT_MASK (PW_IMM_BASE + 2)
+#define PW_IMM_PARK_SLOT_BITS (PW_IMM_BASE + 3)
+#define PW_IMM_FUTEX_SLOT_MASK (PW_IMM_BASE + 4)
+#define PW_IMM_COUNT 5
+
 #endif /* PARKWATCH_H */

@@ -139,6 +139,69 @@ static int explain_load_error(int err, const char *what)
  * visits that process's threads only, not every task of the host. The BPF pid filter stays:
  * a kernel that ignored the link info would still report only the processes asked for.
  */
+int pw_patch_imms(struct bpf_insn *insns, size_t n, const __u32 vals[PW_IMM_COUNT])
+{
+	int patched = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct bpf_insn *in = &insns[i];
+		__u32 which;
+
+		if (in->code == (BPF_LD | BPF_DW | BPF_IMM)) {
+			i++; /* a 64-bit immediate's second half is no instruction */
+			continue;
+		}
+		if ((in->code != (BPF_ALU64 | BPF_MOV | BPF_K) &&
+		     in->code != (BPF_ALU | BPF_MOV | BPF_K)) ||
+		    (__u32)in->imm < PW_IMM_BASE || (__u32)in->imm > PW_IMM_BASE + 0xff)
+			continue;
+		which = (__u32)in->imm - PW_IMM_BASE;
+		/* imm is sign-extended into the 64-bit register: the top bit must stay clear. */
+		if (!which || which >= PW_IMM_COUNT || vals[which] > INT32_MAX)
+			return -EINVAL;
+		in->imm = (__s32)vals[which];
+		patched++;
+	}
+	return patched;
+}
+
+/* pw_patch_imms() over every program of obj that will be loaded. */
+static int patch_object_imms(struct bpf_object *obj, const __u32 vals[PW_IMM_COUNT])
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj)
+	{
+		size_t n = bpf_program__insn_cnt(prog);
+		struct bpf_insn *copy;
+		int err;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		/*
+		 * Before load: libbpf relocates and appends subprograms later, by instruction
+		 * index, so only immediates are changed here, never the count. (libbpf documents
+		 * set_insns for its prepare-load callback; the instructions it hands back before
+		 * load are the ones it will load.)
+		 */
+		copy = malloc(n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, bpf_program__insns(prog), n * sizeof(*copy));
+		err = pw_patch_imms(copy, n, vals);
+		if (err > 0)
+			err = bpf_program__set_insns(prog, copy, n);
+		free(copy);
+		if (err < 0) {
+			pw_err("BPF program %s: cannot set its load-time constants: %s",
+			       bpf_program__name(prog), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 static int attach_iters(struct pw_tracer *t, const struct pw_tracer_opts *opts)
 {
 	int i, j, n = opts->npids > 0 ? opts->npids : 1;
@@ -175,6 +238,7 @@ static int attach_iters(struct pw_tracer *t, const struct pw_tracer_opts *opts)
 
 int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 {
+	__u32 imms[PW_IMM_COUNT] = {0};
 	struct pw_tracer *t;
 	struct stat st;
 	long pid_max;
@@ -230,11 +294,9 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	t->futex_slot_mask = opts->futex_events ? PW_FUTEX_SLOTS - 1 : 0;
 	while (opts->futex_words && t->futex_slot_mask + 1 > opts->futex_words)
 		t->futex_slot_mask >>= 1;
-	t->park->rodata->futex_slot_mask = t->futex_slot_mask;
 	/* The park clock: jiffies where the kernel's HZ is known (park_state.bpf.h). */
 	t->hz = getenv("PARKWATCH_TEST_NS_CLOCK") ? 0
 						  : pw_kernel_hz(); /* test hook: the fallback */
-	t->park->rodata->pw_hz = t->hz;
 	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
 	/* The hot path's park slots (park_state.bpf.h); one-shot scans record no parks. */
 	pid_max = read_pid_max();
@@ -242,8 +304,6 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	/* Test hook: one slot for every thread, as if all of them shared it. */
 	if (getenv("PARKWATCH_TEST_PARK_SLOTS_SHARED"))
 		t->park_slot_mask = 0;
-	t->park->rodata->park_slot_mask = t->park_slot_mask;
-	t->park->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
 	bpf_map__set_max_entries(t->park->maps.park_slots, t->park_slot_mask + 1);
 	if (opts->futex_events) {
 		err = ensure_tracefs();
@@ -284,6 +344,13 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 	}
 	bpf_program__set_autoload(t->park->progs.pw_sched_switch, opts->park_events);
 	bpf_program__set_autoload(t->park->progs.pw_process_exit, opts->park_events);
+	imms[PW_IMM_HZ - PW_IMM_BASE] = t->hz;
+	imms[PW_IMM_PARK_SLOT_MASK - PW_IMM_BASE] = t->park_slot_mask;
+	imms[PW_IMM_PARK_SLOT_BITS - PW_IMM_BASE] = __builtin_popcount(t->park_slot_mask);
+	imms[PW_IMM_FUTEX_SLOT_MASK - PW_IMM_BASE] = t->futex_slot_mask;
+	err = patch_object_imms(t->park->obj, imms);
+	if (err)
+		goto fail;
 	err = park_bpf__load(t->park);
 	if (err) {
 		err = explain_load_error(err, "load BPF programs");

@@ -75,6 +75,16 @@ int pw_tracer__futex_slot(struct pw_tracer *t, __u32 idx, struct pw_futex_slot *
 int pw_tracer__purge_words_due(struct pw_tracer *t);
 void pw_tracer__free(struct pw_tracer *t);
 
+struct bpf_insn;
+/*
+ * Writes the hot path's load-time constants over their placeholders (PW_IMM_* in
+ * parkwatch.h) in n instructions: every `mov reg, PW_IMM_x` becomes `mov reg, vals[x -
+ * PW_IMM_BASE]`. Returns the instructions patched, or -EINVAL for a placeholder it has no value
+ * for or a value that does not fit an immediate (the program would run with a wrong
+ * constant). Exported for tests.
+ */
+int pw_patch_imms(struct bpf_insn *insns, size_t n, const __u32 vals[PW_IMM_COUNT]);
+
 /* Parse one buffer of iterator output; exported for tests. Returns records or -EINVAL. */
 int pw_parse_records(const void *buf, size_t len, pw_rec_fn fn, void *ctx);
 /*

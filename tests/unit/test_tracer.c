@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <linux/futex.h>
 #include <bpf/libbpf.h>
 #include <cmocka.h>
@@ -647,6 +648,64 @@ static void test_futex_words_live(void **state)
 	pw_tracer__free(t);
 }
 
+static struct bpf_insn mov(__u8 code, __u8 dst, __s32 imm)
+{
+	struct bpf_insn in = {.code = code, .dst_reg = dst, .imm = imm};
+
+	return in;
+}
+
+/* The hot path's placeholders become the loader's values; nothing else changes. */
+static void test_patch_imms(void **state)
+{
+	const __u8 mov64 = BPF_ALU64 | BPF_MOV | BPF_K, mov32 = BPF_ALU | BPF_MOV | BPF_K;
+	__u32 vals[PW_IMM_COUNT] = {0};
+	struct bpf_insn in[8], want[8];
+
+	(void)state;
+	vals[PW_IMM_HZ - PW_IMM_BASE] = 250;
+	vals[PW_IMM_PARK_SLOT_MASK - PW_IMM_BASE] = (1 << 19) - 1;
+	vals[PW_IMM_PARK_SLOT_BITS - PW_IMM_BASE] = 19;
+	in[0] = mov(mov64, 1, PW_IMM_PARK_SLOT_MASK);
+	in[1] = mov(mov32, 2, PW_IMM_HZ);
+	in[2] = mov(mov64, 3, 42); /* an ordinary constant */
+	/* A 64-bit immediate whose halves look like placeholders is data, not a mov. */
+	in[3] = mov(BPF_LD | BPF_DW | BPF_IMM, 4, PW_IMM_HZ);
+	in[4] = mov(0, 0, PW_IMM_HZ);
+	in[4].code = mov64; /* its second half, whatever its bytes */
+	in[5] = mov(BPF_ALU64 | BPF_ADD | BPF_K, 1, PW_IMM_HZ); /* not a mov */
+	in[6] = mov(mov64, 5, PW_IMM_PARK_SLOT_BITS);
+	in[7] = mov(BPF_JMP | BPF_EXIT, 0, 0);
+	memcpy(want, in, sizeof(in));
+	want[0].imm = (1 << 19) - 1;
+	want[1].imm = 250;
+	want[6].imm = 19;
+	assert_int_equal(pw_patch_imms(in, 8, vals), 3);
+	assert_memory_equal(in, want, sizeof(in));
+	/* Patched once, nothing is left to patch. */
+	assert_int_equal(pw_patch_imms(in, 8, vals), 0);
+}
+
+/* A placeholder the loader has no value for, or a value no immediate holds, is an error. */
+static void test_patch_imms_refuses(void **state)
+{
+	const __u8 mov64 = BPF_ALU64 | BPF_MOV | BPF_K;
+	__u32 vals[PW_IMM_COUNT] = {0};
+	struct bpf_insn in[1];
+
+	(void)state;
+	in[0] = mov(mov64, 1, PW_IMM_BASE + PW_IMM_COUNT);
+	assert_int_equal(pw_patch_imms(in, 1, vals), -EINVAL);
+	in[0] = mov(mov64, 1, PW_IMM_BASE);
+	assert_int_equal(pw_patch_imms(in, 1, vals), -EINVAL);
+	in[0] = mov(mov64, 1, PW_IMM_HZ);
+	vals[PW_IMM_HZ - PW_IMM_BASE] = 0x80000000u; /* would sign-extend into the register */
+	assert_int_equal(pw_patch_imms(in, 1, vals), -EINVAL);
+	vals[PW_IMM_HZ - PW_IMM_BASE] = 0; /* 0 is a value: the ns clock */
+	assert_int_equal(pw_patch_imms(in, 1, vals), 1);
+	assert_int_equal(in[0].imm, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -664,6 +723,8 @@ int main(void)
 		cmocka_unit_test(test_proc_tag),
 		cmocka_unit_test(test_slot_of_tag),
 		cmocka_unit_test(test_futex_words_live),
+		cmocka_unit_test(test_patch_imms),
+		cmocka_unit_test(test_patch_imms_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
