@@ -9,6 +9,9 @@
  *   floor_filter   + the sleeping/kthread/preempt test (a load from prev, no helper)
  *   floor_clock    + bpf_ktime_get_ns() into a per-CPU slot, on a filter hit
  *   floor_storage  + a task-storage get-or-create and an increment, on a filter hit, no clock
+ *   floor_slot     + parkwatch's park record (below), table size a compile-time constant
+ *   floor_slot_rodata  the same with the table size read from .rodata, as parkwatch did
+ *                  before it patched its constants in as immediates
  *
  * Loaded one at a time by tests/bench/floor.c. Never part of parkwatch itself.
  */
@@ -137,8 +140,173 @@ int BPF_PROG(floor_slot_adjacent, bool preempt, struct task_struct *prev, struct
 	return 0;
 }
 
+/* The table's size as pw_sched_switch gets it: read-only data set at load. */
+const volatile __u32 floor_slot_mask = (1 << FLOOR_SLOT_BITS) - 1;
+const volatile __u32 floor_slot_bits = FLOOR_SLOT_BITS;
+
+static __always_inline void floor_slot_rodata_write(struct task_struct *prev)
+{
+	__u32 t = prev->pid & floor_slot_mask;
+
+	floor_slot_write(prev, ((t << 3) | (t >> (floor_slot_bits - 3))) & floor_slot_mask);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(floor_slot_rodata, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	if (floor_parks(preempt, prev, prev_state))
+		floor_slot_rodata_write(prev);
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_futex")
 int floor_futex_empty(void *ctx)
 {
+	return 0;
+}
+
+/*
+ * pw_enter_futex's ladder, each a strict subset of it (bpf/park.bpf.c), on the hand-off
+ * workload's FUTEX_WAIT and FUTEX_WAKE calls:
+ *
+ *   futex_op       the op switch on the syscall's arguments, nothing else
+ *   futex_task     + the caller's tgid and its leader's start time (the word's tag)
+ *   futex_counter  the op switch, then a per-CPU counter (one per-CPU array element)
+ *   futex_cpu      the op switch, then a counter in a plain array indexed by the CPU number
+ *   futex_slot     the op switch, then the word's per-CPU slot as pw_enter_futex finds and
+ *                  bumps it, with the tgid for an id (no leader start time)
+ */
+#define FLOOR_FUTEX_SLOTS 4096
+
+struct floor_futex_slot {
+	__u64 id;
+	__u64 uaddr;
+	__u64 waits;
+	__u64 wakes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLOOR_FUTEX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct floor_futex_slot);
+} floor_futex_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, struct floor_futex_slot);
+} floor_futex_bycpu SEC(".maps");
+
+/* 1: a wait, 2: a wake, 0: neither (pw_enter_futex's switch, folded). */
+static __always_inline int floor_futex_kind(struct trace_event_raw_sys_enter *ctx)
+{
+	switch ((__u32)ctx->args[1] & 0x7f) {
+	case 0:
+	case 9:
+	case 6:
+	case 13:
+	case 11:
+		return 1;
+	case 1:
+	case 10:
+	case 3:
+	case 4:
+	case 12:
+	case 5:
+	case 7:
+		return 2;
+	}
+	return 0;
+}
+
+static __always_inline void floor_bump(struct floor_futex_slot *sl, int kind)
+{
+	if (kind == 2)
+		sl->wakes++;
+	else
+		sl->waits++;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
+int floor_futex_op(struct trace_event_raw_sys_enter *ctx)
+{
+	int kind = floor_futex_kind(ctx);
+
+	if (kind == 1)
+		barrier();
+	else if (kind == 2)
+		barrier();
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
+int floor_futex_task(struct trace_event_raw_sys_enter *ctx)
+{
+	struct task_struct *task;
+	__u64 id;
+
+	if (!floor_futex_kind(ctx))
+		return 0;
+	task = bpf_get_current_task_btf();
+	id = task->group_leader->start_boottime ^ task->tgid;
+	asm volatile("" ::"r"(id) : "memory");
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
+int floor_futex_counter(struct trace_event_raw_sys_enter *ctx)
+{
+	int kind = floor_futex_kind(ctx);
+	struct floor_futex_slot *sl;
+	__u32 zero = 0;
+
+	if (!kind)
+		return 0;
+	sl = bpf_map_lookup_elem(&floor_futex_slots, &zero);
+	if (sl)
+		floor_bump(sl, kind);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
+int floor_futex_cpu(struct trace_event_raw_sys_enter *ctx)
+{
+	int kind = floor_futex_kind(ctx);
+	struct floor_futex_slot *sl;
+	__u32 cpu;
+
+	if (!kind)
+		return 0;
+	cpu = (bpf_get_smp_processor_id() & 15) << 2; /* 128 bytes apart: no line shared */
+	sl = bpf_map_lookup_elem(&floor_futex_bycpu, &cpu);
+	if (sl)
+		floor_bump(sl, kind);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
+int floor_futex_slot(struct trace_event_raw_sys_enter *ctx)
+{
+	int kind = floor_futex_kind(ctx);
+	struct floor_futex_slot *sl;
+	__u64 uaddr = ctx->args[0], id;
+	__u32 idx;
+
+	if (!kind)
+		return 0;
+	id = bpf_get_current_pid_tgid() >> 32;
+	idx = (__u32)((((uaddr >> 2) ^ id) * 0x9E3779B97F4A7C15ULL) >> 40) &
+	      (FLOOR_FUTEX_SLOTS - 1);
+	sl = bpf_map_lookup_elem(&floor_futex_slots, &idx);
+	if (!sl)
+		return 0;
+	if (sl->uaddr != uaddr || sl->id != id) {
+		sl->id = id;
+		sl->uaddr = uaddr;
+	}
+	floor_bump(sl, kind);
 	return 0;
 }

@@ -13,7 +13,10 @@
  *            storage  the test, then a task-storage get-or-create and an increment
  *            slot     the test, then pw_sched_switch's park slot written (array, tid rotated)
  *            slot_adjacent  the same with the slot indexed by the tid as it is
+ *            slot_rodata  slot, with the table's size read from .rodata
  *            futex_empty  an empty program on sys_enter_futex (pw_enter_futex's floor)
+ *            futex_op, futex_task, futex_counter, futex_cpu, futex_slot  pw_enter_futex's
+ *                     ladder (floor.bpf.c says what each adds)
  *
  * The object is read from floor.bpf.o beside the executable (plain libbpf, no skeleton). Once the
  * program is attached, stdout gets one line, flushed:
@@ -33,8 +36,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-static const char *const variants[] = {"empty", "filter",	 "clock",      "storage",
-				       "slot",	"slot_adjacent", "futex_empty"};
+static const char *const variants[] = {"empty",	    "filter",	     "clock",	      "storage",
+				       "slot",	    "slot_adjacent", "slot_rodata",   "futex_empty",
+				       "futex_op",  "futex_task",    "futex_counter", "futex_cpu",
+				       "futex_slot"};
 
 static volatile sig_atomic_t stop;
 
@@ -57,7 +62,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: floor empty|filter|clock|storage|slot|slot_adjacent|futex_empty\n");
+	fprintf(stderr, "usage: floor empty|filter|clock|storage|slot|slot_adjacent|slot_rodata|\n"
+			"             "
+			"futex_empty|futex_op|futex_task|futex_counter|futex_cpu|futex_slot\n");
 	exit(2);
 }
 

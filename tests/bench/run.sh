@@ -428,7 +428,11 @@ sysctl_set kernel.bpf_stats_enabled 1 || die "cannot set kernel.bpf_stats_enable
 FLOOR_PAIRS=""
 if [ -x "$FLOOR" ] && [ -s "$FLOOR.bpf.o" ]; then
 	FLOOR_PAIRS="floor-empty:handoff floor-filter:handoff floor-clock:handoff floor-storage:handoff"
-	FLOOR_PAIRS+=" floor-slot:handoff floor-slot_adjacent:handoff floor-futex_empty:handoff"
+	FLOOR_PAIRS+=" floor-slot:handoff floor-slot_adjacent:handoff floor-slot_rodata:handoff"
+	# pw_enter_futex's ladder (--futex-events): each a strict subset of it.
+	for v in futex_empty futex_op futex_task futex_counter futex_cpu futex_slot; do
+		FLOOR_PAIRS+=" floor-$v:handoff"
+	done
 else
 	note "floor programs not built ($FLOOR): make bench builds them"
 fi
@@ -691,7 +695,13 @@ floor_row floor-clock floor_clock "+ test + bpf_ktime_get_ns()"
 floor_row floor-storage floor_storage "+ test + task-storage get-or-create, seq++"
 floor_row floor-slot floor_slot "+ test + park slot written (array indexed by rotated tid: parkwatch's layout)"
 floor_row floor-slot_adjacent floor_slot_adjacent "+ test + park slot indexed by the tid itself (neighbours share a cache line)"
+floor_row floor-slot_rodata floor_slot_rodata "+ test + park slot, table size read from .rodata (parkwatch before 471a56e)"
 floor_row floor-futex_empty floor_futex_empty "empty sys_enter_futex program"
+floor_row floor-futex_op floor_futex_op "sys_enter_futex: + pw_enter_futex's op switch"
+floor_row floor-futex_task floor_futex_task "sys_enter_futex: + op switch + tgid and leader start time (the word's tag)"
+floor_row floor-futex_counter floor_futex_counter "sys_enter_futex: + op switch + one per-CPU counter"
+floor_row floor-futex_cpu floor_futex_cpu "sys_enter_futex: + op switch + a counter in a plain array by CPU"
+floor_row floor-futex_slot floor_futex_slot "sys_enter_futex: + op switch + the word's per-CPU slot (tgid, no tag)"
 
 # Churn: threads/s; ratio = median traced / median untraced (>= 0.95).
 CU=$(median "$R/ch.untraced")
