@@ -835,7 +835,7 @@ ver() {
 	"$@" 2>&1 | head -1
 }
 commit=$(git rev-parse --short HEAD 2>/dev/null)
-[ -n "$(git status --porcelain 2>/dev/null)" ] && commit="$commit + uncommitted changes"
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit + uncommitted changes"
 {
 	echo "# parkwatch benchmark results"
 	echo
