@@ -15,6 +15,7 @@
  *            slot_adjacent  the same with the slot indexed by the tid as it is
  *            slot_rodata  slot, with the table's size read from .rodata
  *            futex_empty  an empty program on sys_enter_futex (pw_enter_futex's floor)
+ *            empty_both  empty and futex_empty at once (what --futex-events attaches to)
  *            futex_op, futex_task, futex_counter, futex_cpu, futex_slot  pw_enter_futex's
  *                     ladder (floor.bpf.c says what each adds)
  *
@@ -29,6 +30,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +38,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-static const char *const variants[] = {"empty",	    "filter",	     "clock",	      "storage",
-				       "slot",	    "slot_adjacent", "slot_rodata",   "futex_empty",
-				       "futex_op",  "futex_task",    "futex_counter", "futex_cpu",
-				       "futex_slot"};
+static const char *const variants[] = {
+	"empty",	 "filter",	  "clock",	 "storage",    "slot",
+	"slot_adjacent", "slot_rodata",	  "futex_empty", "empty_both", "futex_op",
+	"futex_task",	 "futex_counter", "futex_cpu",	 "futex_slot"};
 
 static volatile sig_atomic_t stop;
 
@@ -64,7 +66,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: floor empty|filter|clock|storage|slot|slot_adjacent|slot_rodata|\n"
 			"             "
-			"futex_empty|futex_op|futex_task|futex_counter|futex_cpu|futex_slot\n");
+			"futex_empty|empty_both|futex_op|futex_task|futex_counter|futex_cpu|\n"
+			"             futex_slot\n");
 	exit(2);
 }
 
@@ -105,10 +108,11 @@ int main(int argc, char **argv)
 {
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
-	struct bpf_program *prog, *p;
+	struct bpf_program *prog, *prog2 = NULL, *p;
 	struct bpf_object *obj = NULL;
-	struct bpf_link *link = NULL;
+	struct bpf_link *link = NULL, *link2 = NULL;
 	char path[PATH_MAX], pname[32];
+	bool both;
 	sigset_t mask, waitmask;
 	struct sigaction sa = {};
 	size_t i;
@@ -121,7 +125,9 @@ int main(int argc, char **argv)
 			break;
 	if (i == sizeof(variants) / sizeof(variants[0]))
 		usage();
-	snprintf(pname, sizeof(pname), "floor_%s", variants[i]);
+	/* empty_both: the two empty programs at once, the bound of parkwatch --futex-events. */
+	both = !strcmp(variants[i], "empty_both");
+	snprintf(pname, sizeof(pname), "floor_%s", both ? "empty" : variants[i]);
 
 	/*
 	 * Blocked from here on, so that a signal that comes before the wait still ends in a
@@ -152,8 +158,12 @@ int main(int argc, char **argv)
 		ret = fail(pname, -ENOENT);
 		goto out;
 	}
+	if (both && !(prog2 = bpf_object__find_program_by_name(obj, "floor_futex_empty"))) {
+		ret = fail("floor_futex_empty", -ENOENT);
+		goto out;
+	}
 	for (p = bpf_object__next_program(obj, NULL); p; p = bpf_object__next_program(obj, p)) {
-		err = bpf_program__set_autoload(p, p == prog);
+		err = bpf_program__set_autoload(p, p == prog || p == prog2);
 		if (err) {
 			ret = fail("set_autoload", err);
 			goto out;
@@ -169,6 +179,10 @@ int main(int argc, char **argv)
 		ret = fail("attach", -errno);
 		goto out;
 	}
+	if (prog2 && !(link2 = bpf_program__attach(prog2))) {
+		ret = fail("attach", -errno);
+		goto out;
+	}
 	err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &info_len);
 	if (err) {
 		ret = fail("prog info", err);
@@ -181,6 +195,7 @@ int main(int argc, char **argv)
 		sigsuspend(&waitmask);
 	ret = 0;
 out:
+	bpf_link__destroy(link2);
 	bpf_link__destroy(link);
 	bpf_object__close(obj);
 	return ret;

@@ -178,6 +178,7 @@ declare -A TR_LABEL=(
 	[btoffcpu]="bpftrace off-CPU time by kstack+ustack"
 	[bcc]="offcputime-bpfcc (bcc)"
 	[floor-empty]="control: an empty tp_btf/sched_switch program (tests/bench/floor.bpf.c)"
+	[floor-empty_both]="control: empty programs on sched_switch and sys_enter_futex (--futex-events' attach points)"
 )
 declare -A TR_WHY=()
 TR_PID=""
@@ -247,8 +248,8 @@ result_field() {
 HO_CFGS=(untraced watch futex)
 [ $HAVE_EXPORT = 1 ] && HO_CFGS+=(export)
 # What any program on sched_switch costs the workload before it does anything: the bound under
-# parkwatch's default mode.
-[ -x "$FLOOR" ] && [ -s "$FLOOR.bpf.o" ] && HO_CFGS+=(floor-empty)
+# parkwatch's default mode; and with one on sys_enter_futex too, under --futex-events.
+[ -x "$FLOOR" ] && [ -s "$FLOOR.bpf.o" ] && HO_CFGS+=(floor-empty floor-empty_both)
 if [ -n "$APT_WHY" ] && ! command -v bpftrace >/dev/null; then
 	TR_WHY[btfutex]=$APT_WHY
 	TR_WHY[btoffcpu]=$APT_WHY
@@ -636,8 +637,8 @@ row "---" "--:" "--:" "--:" "--:" "--:" "---" "---"
 
 # Hand-off: seconds for 2 x $HANDOFFS hand-offs; ratio = median traced / median untraced.
 U=$(median "$R/ho.untraced")
-for cfg in untraced watch futex export floor-empty btfutex btoffcpu bcc; do
-	[ "$cfg" = floor-empty ] && ! [ -s "$R/ho.$cfg" ] && continue
+for cfg in untraced watch futex export floor-empty floor-empty_both btfutex btoffcpu bcc; do
+	case $cfg in floor-*) [ -s "$R/ho.$cfg" ] || continue ;; esac
 	label="hand-off, ${TR_LABEL[$cfg]} (s)"
 	target="-"
 	case $cfg in
