@@ -256,35 +256,33 @@ int floor_futex_task(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_futex")
-int floor_futex_counter(struct trace_event_raw_sys_enter *ctx)
+/* A counter in slot key of map (either counter table), by the call's kind. */
+static __always_inline int floor_count_at(void *map, __u32 key, int kind)
 {
-	int kind = floor_futex_kind(ctx);
-	struct floor_futex_slot *sl;
-	__u32 zero = 0;
+	struct floor_futex_slot *sl = bpf_map_lookup_elem(map, &key);
 
-	if (!kind)
-		return 0;
-	sl = bpf_map_lookup_elem(&floor_futex_slots, &zero);
 	if (sl)
 		floor_bump(sl, kind);
 	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_futex")
+int floor_futex_counter(struct trace_event_raw_sys_enter *ctx)
+{
+	int kind = floor_futex_kind(ctx);
+
+	return kind ? floor_count_at(&floor_futex_slots, 0, kind) : 0;
+}
+
+SEC("tp/syscalls/sys_enter_futex")
 int floor_futex_cpu(struct trace_event_raw_sys_enter *ctx)
 {
 	int kind = floor_futex_kind(ctx);
-	struct floor_futex_slot *sl;
-	__u32 cpu;
 
-	if (!kind)
-		return 0;
-	cpu = (bpf_get_smp_processor_id() & 15) << 2; /* 128 bytes apart: no line shared */
-	sl = bpf_map_lookup_elem(&floor_futex_bycpu, &cpu);
-	if (sl)
-		floor_bump(sl, kind);
-	return 0;
+	/* 128 bytes apart: no cache line shared between CPUs. */
+	return kind ? floor_count_at(&floor_futex_bycpu, (bpf_get_smp_processor_id() & 15) << 2,
+				     kind)
+		    : 0;
 }
 
 SEC("tp/syscalls/sys_enter_futex")
