@@ -80,8 +80,7 @@ int BPF_PROG(pw_process_exit, struct task_struct *p)
 	return 0;
 }
 
-/* Slots in futex_slots - 1: pw_imm(FUTEX_SLOT_MASK), set with its size by the loader. */
-
+/* The per-CPU front of futex_words; its size - 1 is pw_imm(FUTEX_SLOT_MASK), set by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PW_FUTEX_SLOTS);

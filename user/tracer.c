@@ -134,11 +134,6 @@ static int explain_load_error(int err, const char *what)
 	return err;
 }
 
-/*
- * With -p, one iterator per process (Linux 6.1's bpf_iter_link_info.task.pid): a pass then
- * visits that process's threads only, not every task of the host. The BPF pid filter stays:
- * a kernel that ignored the link info would still report only the processes asked for.
- */
 int pw_patch_imms(struct bpf_insn *insns, size_t n, const __u32 vals[PW_IMM_COUNT])
 {
 	int patched = 0;
@@ -202,6 +197,11 @@ static int patch_object_imms(struct bpf_object *obj, const __u32 vals[PW_IMM_COU
 	return 0;
 }
 
+/*
+ * With -p, one iterator per process (Linux 6.1's bpf_iter_link_info.task.pid): a pass then
+ * visits that process's threads only, not every task of the host. The BPF pid filter stays:
+ * a kernel that ignored the link info would still report only the processes asked for.
+ */
 static int attach_iters(struct pw_tracer *t, const struct pw_tracer_opts *opts)
 {
 	int i, j, n = opts->npids > 0 ? opts->npids : 1;
