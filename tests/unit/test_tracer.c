@@ -5,6 +5,7 @@
  * when the process is gone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <gelf.h>
 #include <linux/bpf.h>
 #include <linux/futex.h>
 #include <bpf/libbpf.h>
@@ -706,6 +708,59 @@ static void test_patch_imms_refuses(void **state)
 	assert_int_equal(in[0].imm, 0);
 }
 
+/*
+ * The built hot-path object: its programs use the placeholders (the hot path's constants are
+ * immediates, not .rodata loads), and its subprograms (.text) do not, since the loader patches
+ * programs only: a placeholder left there would run as a wrong constant.
+ */
+static void test_patch_imms_object(void **state)
+{
+	const char *path = TEST_BUILDDIR "/park.bpf.o";
+	int fd, in_switch = 0, in_text = 0;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	Elf *elf;
+
+	(void)state;
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		const char *name;
+		size_t i, n;
+
+		assert_non_null(gelf_getshdr(scn, &sh));
+		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		d = elf_getdata(scn, NULL);
+		assert_non_null(name);
+		assert_non_null(d);
+		n = d->d_size / sizeof(struct bpf_insn);
+		for (i = 0; i < n; i++) {
+			const struct bpf_insn *in = (const struct bpf_insn *)d->d_buf + i;
+
+			if ((__u32)in->imm <= PW_IMM_BASE ||
+			    (__u32)in->imm >= PW_IMM_BASE + PW_IMM_COUNT)
+				continue;
+			if (!strcmp(name, ".text"))
+				in_text++;
+			else if (!strcmp(name, "tp_btf/sched_switch"))
+				in_switch++;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	assert_int_equal(in_text, 0);
+	/* The table's mask and bits, and HZ. */
+	assert_true(in_switch >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_futex_words_live),
 		cmocka_unit_test(test_patch_imms),
 		cmocka_unit_test(test_patch_imms_refuses),
+		cmocka_unit_test(test_patch_imms_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
