@@ -17,7 +17,7 @@ enum ps_flags {
 };
 
 struct park_state {
-	__u64 since;	   /* pw_clock(): a lower bound of a park from before attach */
+	__u64 since;	   /* pw_slot_clock(): a lower bound of a park from before attach */
 	__u64 seq;	   /* that park's identity (pw_scan: switch counts); 0: none */
 	__u64 dumped_seq;  /* seq whose stacks the scan already emitted, +1 */
 	__u64 futex_uaddr; /* valid with PS_IN_FUTEX */
@@ -69,37 +69,12 @@ static __always_inline __u32 pw_imm_(const int placeholder)
 /* Slots in park_slots - 1, and log2 of their number (below). */
 const volatile __u32 park_slot_mask = 0;
 const volatile __u32 park_slot_bits = 0;
-/* The park clock's HZ (below). */
+/* The park clock's HZ (pw_slot_clock below). */
 const volatile __u32 pw_hz = 0;
 #define PW_HZ() pw_hz
 #define PW_PARK_SLOT_MASK() park_slot_mask
 #define PW_PARK_SLOT_BITS() park_slot_bits
 #endif
-
-/*
- * The park clock. The kernel's HZ (CONFIG_HZ, set by the loader from the kernel's config): the
- * clock is jiffies, one load of a global. 0 when the config cannot be read: it is
- * bpf_ktime_get_ns(). A clock read on every park is a fifth of the hot path on these VMs
- * (kvm-clock with an unstable TSC: ~30-45 ns per read, measured against jiffies), so ages
- * recorded by the hot path are exact to one tick (4 ms at HZ=250) instead of to the ns. The
- * verifier sees a constant and keeps one branch.
- */
-
-static __always_inline __u64 pw_clock(void)
-{
-	return PW_HZ() ? bpf_jiffies64() : bpf_ktime_get_ns();
-}
-
-/* A pw_clock() interval in ns, and an interval in ns in pw_clock() units (rounded down). */
-static __always_inline __u64 pw_clock_ns(__u64 d)
-{
-	return PW_HZ() ? d * (1000000000ULL / PW_HZ()) : d;
-}
-
-static __always_inline __u64 pw_ns_clock(__u64 ns)
-{
-	return PW_HZ() ? ns / (1000000000ULL / PW_HZ()) : ns;
-}
 
 static __always_inline void stat_inc(__u32 which)
 {
@@ -152,18 +127,29 @@ static __always_inline __u32 park_slot_of(__u32 tid)
 }
 
 /*
- * The slot's clock: jiffies, or without HZ ns / 2^20 (~1 ms), so that 42 bits last 139 years
- * at HZ=1000 and 146 years in ns / 2^20. Differences are taken modulo 2^42.
+ * The park clock, of the hot path's records and of the bounds the scan keeps. The kernel's HZ
+ * (CONFIG_HZ, set by the loader from the kernel's config): the clock is jiffies, one load of a
+ * global. 0 when the config cannot be read: it is bpf_ktime_get_ns() / 2^20 (~1 ms). A clock
+ * read on every park is a fifth of the hot path on these VMs (kvm-clock with an unstable TSC:
+ * ~30-45 ns per read, measured against jiffies), so ages recorded by the hot path are exact to
+ * one tick (4 ms at HZ=250). 42 bits (above the tid in a slot) last 139 years at HZ=1000 and
+ * 146 years in ns / 2^20; differences are taken modulo 2^42.
  */
 static __always_inline __u64 pw_slot_clock(void)
 {
 	return (PW_HZ() ? bpf_jiffies64() : bpf_ktime_get_ns() >> 20) & PARK_SLOT_CLOCK_MASK;
 }
 
+/* A pw_slot_clock() interval (modulo 2^42) in ns, and ns in its units (rounded down). */
 static __always_inline __u64 pw_slot_clock_ns(__u64 d)
 {
 	d &= PARK_SLOT_CLOCK_MASK;
 	return PW_HZ() ? d * (1000000000ULL / PW_HZ()) : d << 20;
+}
+
+static __always_inline __u64 pw_ns_slot_clock(__u64 ns)
+{
+	return PW_HZ() ? ns / (1000000000ULL / PW_HZ()) : ns >> 20;
 }
 
 #endif /* PW_PARK_STATE_BPF_H */

@@ -218,7 +218,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
 
 	now = bpf_ktime_get_ns();
-	nowc = pw_clock();
+	nowc = pw_slot_clock();
 	/*
 	 * The park's identity: the thread's context switches so far. Every switch-out counts
 	 * one, so a thread with the same count is still in the park it was in; one that ran
@@ -232,7 +232,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 
 		/* The hot path's record of this very park (park_state.bpf.h). */
 		if ((w & PARK_SLOT_TID_MASK) == rec->tid && (w >> PARK_SLOT_TID_BITS)) {
-			rec->age_ns = pw_slot_clock_ns(pw_slot_clock() - (w >> PARK_SLOT_TID_BITS));
+			rec->age_ns = pw_slot_clock_ns(nowc - (w >> PARK_SLOT_TID_BITS));
 			known = true;
 		}
 	}
@@ -241,7 +241,7 @@ int pw_scan(struct bpf_iter__task *ctx)
 		stat_inc(PW_STAT_DROP_STORAGE);
 	if (!known && s && s->seq == park) {
 		/* A park from before we attached, which an earlier scan bounded. */
-		rec->age_ns = nowc > s->since ? pw_clock_ns(nowc - s->since) : 0;
+		rec->age_ns = pw_slot_clock_ns(nowc - s->since);
 		rec->flags |= PW_F_AGE_LOWER_BOUND;
 		known = true;
 	}
@@ -252,10 +252,10 @@ int pw_scan(struct bpf_iter__task *ctx)
 
 		rec->flags |= PW_F_AGE_LOWER_BOUND;
 		/* Rounded down to the clock's unit: still a lower bound. */
-		age = pw_ns_clock(age);
-		rec->age_ns = pw_clock_ns(age);
+		age = pw_ns_slot_clock(age);
+		rec->age_ns = pw_slot_clock_ns(age);
 		if (s) {
-			s->since = nowc > age ? nowc - age : 0;
+			s->since = (nowc - age) & PARK_SLOT_CLOCK_MASK;
 			s->seq = park;
 		} else {
 			rec->flags |= PW_F_NO_STORAGE;
