@@ -2441,6 +2441,32 @@ static int emit(struct pw_go_proc *p, const struct walk *w, struct pw_goroutine 
 	return 0;
 }
 
+enum g_take {
+	G_SKIP,	  /* dead: not a goroutine now */
+	G_ALIVE,  /* a goroutine, not parked */
+	G_SYSTEM, /* parked, the runtime's own */
+	G_TAKE,	  /* parked: walk it */
+	G_TORN,	  /* unreadable or not self-consistent: read it again */
+};
+
+static enum g_take take_g(struct pw_go_proc *p, const struct req *r, struct gstate *s)
+{
+	uint32_t base;
+
+	if (!r->ok || !parse_g(p, r->buf, r->addr, s))
+		return G_TORN;
+	base = s->status & ~(uint32_t)PW_G_SCAN;
+	if (base == PW_G_DEAD)
+		return G_SKIP;
+	if (base != PW_G_WAITING)
+		return G_ALIVE;
+	if (!valid_parked(p, s))
+		return G_TORN;
+	if (is_system(p, s->startpc, p->info->wait_reasons[s->reason]))
+		return G_SYSTEM;
+	return G_TAKE;
+}
+
 /*
  * One batch of g pointers: read the gs, keep the parked user goroutines,
  * walk their stacks, then read the gs again: a goroutine that woke up is
@@ -2472,31 +2498,46 @@ static int scan_chunk(struct pw_go_proc *p, const uint64_t *gp, size_t n, uint8_
 		rq[nreq].len = l->size;
 		nreq++;
 	}
-	read_reqs(p, rq, nreq, st);
-	if (p->gone)
-		return -ESRCH;
-	for (i = 0; i < nreq; i++) {
-		struct gstate s;
+	/*
+	 * The runtime writes a g as we copy it: a goroutine parking while we read has its
+	 * gobuf from one moment and its status from the next (gogo zeroes sched.sp and .bp
+	 * when it runs). Such a g is read again; one still unreadable is a bad g.
+	 */
+	for (attempt = 0; attempt < G_ATTEMPTS && nreq; attempt++) {
+		size_t torn = 0;
 
-		if (!rq[i].ok || !parse_g(p, rq[i].buf, rq[i].addr, &s)) {
-			st->bad_g++;
-			continue;
+		if (attempt)
+			st->retries++;
+		read_reqs(p, rq, nreq, NULL);
+		if (p->gone)
+			return -ESRCH;
+		for (i = 0; i < nreq; i++) {
+			struct gstate s;
+
+			switch (take_g(p, &rq[i], &s)) {
+			case G_TAKE:
+				w[nw++].s = s;
+				st->goroutines++;
+				break;
+			case G_SYSTEM:
+				st->system++;
+				/* fall through */
+			case G_ALIVE:
+				st->goroutines++;
+				break;
+			case G_SKIP:
+				break;
+			case G_TORN:
+				if (attempt == G_ATTEMPTS - 1) {
+					st->bad_g++;
+					break;
+				}
+				/* Keep it (and its buffer) for the re-read. */
+				rq[torn++] = rq[i];
+				break;
+			}
 		}
-		if ((s.status & ~(uint32_t)PW_G_SCAN) == PW_G_DEAD)
-			continue;
-		st->goroutines++;
-		if ((s.status & ~(uint32_t)PW_G_SCAN) != PW_G_WAITING)
-			continue;
-		if (!valid_parked(p, &s)) {
-			st->bad_g++;
-			continue;
-		}
-		if (is_system(p, s.startpc, p->info->wait_reasons[s.reason])) {
-			st->system++;
-			continue;
-		}
-		w[nw].s = s;
-		nw++;
+		nreq = torn;
 	}
 	for (attempt = 0; attempt < G_ATTEMPTS && nw; attempt++) {
 		size_t again = 0;

@@ -1061,6 +1061,30 @@ static void move_stack(struct fakemem *m, uint64_t addr, int count)
 	}
 }
 
+/* G1 is read as it parks: status already waiting, gobuf still zeroed by gogo. */
+static uint64_t torn_sp, torn_bp;
+static void torn_g1(struct fakemem *m, uint64_t addr, int count)
+{
+	if (count == 0) {
+		memcpy(&torn_sp, m->r[5].data + 56, 8);
+		memcpy(&torn_bp, m->r[5].data + 104, 8);
+		put64(m->r[5].data + 56, 0);
+		put64(m->r[5].data + 104, 0);
+	} else if (count == 1) {
+		put64(m->r[5].data + 56, torn_sp);
+		put64(m->r[5].data + 104, torn_bp);
+	}
+}
+
+/* The same, for good: the g stays inconsistent however often it is read. */
+static void torn_g1_always(struct fakemem *m, uint64_t addr, int count)
+{
+	if (count == 0) {
+		memcpy(&torn_sp, m->r[5].data + 56, 8);
+		put64(m->r[5].data + 56, 0);
+	}
+}
+
 static void test_scan_races(void **state)
 {
 	struct pw_go_stats st = {0};
@@ -1104,6 +1128,30 @@ static void test_scan_races(void **state)
 	assert_int_equal(g[0].sp, STK1 + STKSZ - 0x100 + 8);
 	assert_true(g[0].stack_complete);
 	free(g);
+
+	/* Torn once: read again, reported, not a bad g. */
+	memset(&st, 0, sizeof(st));
+	m.before = torn_g1;
+	m.count = 0;
+	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(st.bad_g, 1); /* the synthetic list's misaligned entry, as ever */
+	assert_int_equal(st.retries, 1);
+	assert_int_equal(g[0].goid, 42);
+	assert_true(g[0].stack_complete);
+	free(g);
+
+	/* Torn for good: a bad g, after the retries; the others are still read. */
+	memset(&st, 0, sizeof(st));
+	m.before = torn_g1_always;
+	m.count = 0;
+	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(st.bad_g, 2);
+	assert_int_equal(st.retries, 2);
+	assert_int_equal(st.goroutines, 2);
+	free(g);
+	put64(m.r[5].data + 56, torn_sp);
 
 	/* The process's memory went away. */
 	m.before = NULL;
