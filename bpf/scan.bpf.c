@@ -294,6 +294,16 @@ int pw_scan(struct bpf_iter__task *ctx)
 			rec->flags |= PW_F_USTACK_FAILED;
 			stat_inc(PW_STAT_DROP_USTACK);
 		}
+		/*
+		 * The copies take time (they may fault pages in) and the thread may be woken
+		 * meanwhile: then its registers, stacks and this park no longer agree, and it
+		 * is not parked. It is left out, as a thread that was running would be.
+		 */
+		if (task->nvcsw + task->nivcsw != park || task->on_cpu ||
+		    !PW_SLEEPING(pw_task_state(task))) {
+			stat_inc(PW_STAT_WOKE_IN_SCAN);
+			return 0;
+		}
 	}
 	size = sizeof(*rec) + len;
 	if (size > sizeof(*sc))

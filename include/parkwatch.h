@@ -35,7 +35,7 @@ enum pw_rec_flags {
 /* Counters in the BPF "stats" array map, one slot per reason. */
 enum pw_stat {
 	PW_STAT_PARKS = 0,	/* sched_switch: a thread went to sleep */
-	PW_STAT_WAKES,		/* unused: the end of a park needs no event (park.bpf.c) */
+	PW_STAT_WOKE_IN_SCAN,	/* scan: the thread ran while its stacks were copied; left out */
 	PW_STAT_FUTEX_WAITS,	/* unused: nothing read per-event futex totals */
 	PW_STAT_FUTEX_WAKES,	/* unused (numbering kept: the soak bench reads keys 0, 4-8) */
 	PW_STAT_DROP_STORAGE,	/* task storage create failed (ENOMEM) */
