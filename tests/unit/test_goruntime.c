@@ -1085,6 +1085,21 @@ static void torn_g1_always(struct fakemem *m, uint64_t addr, int count)
 	}
 }
 
+/* One scan with hook run before each read of watch; its stats from zero. */
+static struct pw_goroutine *race_scan(struct pw_go_proc *p, struct fakemem *m,
+				      void (*hook)(struct fakemem *, uint64_t, int), uint64_t watch,
+				      int *n, struct pw_go_stats *st)
+{
+	struct pw_goroutine *g = NULL;
+
+	memset(st, 0, sizeof(*st));
+	m->before = hook;
+	m->watch = watch;
+	m->count = 0;
+	assert_int_equal(pw_go_proc__scan(p, &g, n, st), 0);
+	return g;
+}
+
 static void test_scan_races(void **state)
 {
 	struct pw_go_stats st = {0};
@@ -1102,27 +1117,17 @@ static void test_scan_races(void **state)
 	memcpy(arr2, m.r[3].data, 32);
 	p = synth_proc(&sy, &m);
 
-	m.before = move_list;
-	m.watch = sy.in->allgptr;
-	m.count = 0;
-	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	g = race_scan(p, &m, move_list, sy.in->allgptr, &n, &st);
 	assert_int_equal(n, 1);
 	assert_true(st.retries >= 1);
 	free(g);
 
-	memset(&st, 0, sizeof(st));
-	m.before = wake_g1;
-	m.watch = G1;
-	m.count = 0;
-	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	g = race_scan(p, &m, wake_g1, G1, &n, &st);
 	assert_int_equal(n, 0);
 	free(g);
 	m.r[5].data[144] = PW_G_WAITING;
 
-	memset(&st, 0, sizeof(st));
-	m.before = move_stack;
-	m.count = 0;
-	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	g = race_scan(p, &m, move_stack, G1, &n, &st);
 	assert_int_equal(n, 1);
 	assert_int_equal(st.retries, 1);
 	assert_int_equal(g[0].sp, STK1 + STKSZ - 0x100 + 8);
@@ -1130,10 +1135,7 @@ static void test_scan_races(void **state)
 	free(g);
 
 	/* Torn once: read again, reported, not a bad g. */
-	memset(&st, 0, sizeof(st));
-	m.before = torn_g1;
-	m.count = 0;
-	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	g = race_scan(p, &m, torn_g1, G1, &n, &st);
 	assert_int_equal(n, 1);
 	assert_int_equal(st.bad_g, 1); /* the synthetic list's misaligned entry, as ever */
 	assert_int_equal(st.retries, 1);
@@ -1142,10 +1144,7 @@ static void test_scan_races(void **state)
 	free(g);
 
 	/* Torn for good: a bad g, after the retries; the others are still read. */
-	memset(&st, 0, sizeof(st));
-	m.before = torn_g1_always;
-	m.count = 0;
-	assert_int_equal(pw_go_proc__scan(p, &g, &n, &st), 0);
+	g = race_scan(p, &m, torn_g1_always, G1, &n, &st);
 	assert_int_equal(n, 0);
 	assert_int_equal(st.bad_g, 2);
 	assert_int_equal(st.retries, 2);
