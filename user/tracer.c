@@ -236,13 +236,140 @@ static int attach_iters(struct pw_tracer *t, const struct pw_tracer_opts *opts)
 	return 0;
 }
 
-int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
+/* The hot path and the futex events (park.bpf.c): loaded and attached. */
+static int load_park(struct pw_tracer *t, const struct pw_tracer_opts *opts)
 {
 	__u32 imms[PW_IMM_COUNT] = {0};
+	int err, i;
+
+	t->park = park_bpf__open();
+	if (!t->park)
+		return explain_load_error(-errno, "open BPF object park");
+	if (opts->futex_words)
+		bpf_map__set_max_entries(t->park->maps.futex_words, opts->futex_words);
+	/* Without the events nothing writes the word maps: a preallocated 64k-entry hash costs
+	 * ~0.17 s to create, per snapshot. */
+	if (!opts->futex_events)
+		bpf_map__set_max_entries(t->park->maps.futex_words, 1);
+	/* The per-CPU front: the largest power of two <= --futex-words, at most PW_FUTEX_SLOTS. */
+	t->futex_slot_mask = opts->futex_events ? PW_FUTEX_SLOTS - 1 : 0;
+	while (opts->futex_words && t->futex_slot_mask + 1 > opts->futex_words)
+		t->futex_slot_mask >>= 1;
+	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
+	bpf_map__set_max_entries(t->park->maps.park_slots, t->park_slot_mask + 1);
+	if (opts->futex_events) {
+		err = ensure_tracefs();
+		if (err) {
+			pw_err("failed to mount tracefs at /sys/kernel/tracing: %s (needed by "
+			       "--futex-events)",
+			       strerror(-err));
+			return err;
+		}
+		/*
+		 * tracefs is root's (0700): another uid, even with CAP_BPF and
+		 * CAP_PERFMON, finds no tracepoint there and would silently run
+		 * without the events it asked for.
+		 */
+		if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events/syscalls", X_OK, AT_EACCESS)) {
+			err = -errno;
+			pw_err("cannot read /sys/kernel/tracing/events/syscalls: %s: "
+			       "--futex-events needs root or CAP_DAC_READ_SEARCH",
+			       strerror(-err));
+			return err;
+		}
+	}
+	{
+		/* Optional programs: futex events on request, and only where the tracepoint exists.
+		 */
+		struct {
+			struct bpf_program *prog;
+			const char *tp;
+		} opt[] = {
+			{t->park->progs.pw_enter_futex, "sys_enter_futex"},
+			{t->park->progs.pw_enter_futex_wait, "sys_enter_futex_wait"},
+			{t->park->progs.pw_enter_futex_waitv, "sys_enter_futex_waitv"},
+			{t->park->progs.pw_exit_futex_waitv, "sys_exit_futex_waitv"},
+		};
+		for (i = 0; i < (int)(sizeof(opt) / sizeof(opt[0])); i++)
+			bpf_program__set_autoload(
+				opt[i].prog, opts->futex_events && tracepoint_exists(opt[i].tp));
+	}
+	bpf_program__set_autoload(t->park->progs.pw_sched_switch, opts->park_events);
+	bpf_program__set_autoload(t->park->progs.pw_process_exit, opts->park_events);
+	imms[PW_IMM_HZ - PW_IMM_BASE] = t->hz;
+	imms[PW_IMM_PARK_SLOT_MASK - PW_IMM_BASE] = t->park_slot_mask;
+	imms[PW_IMM_PARK_SLOT_BITS - PW_IMM_BASE] = __builtin_popcount(t->park_slot_mask);
+	imms[PW_IMM_FUTEX_SLOT_MASK - PW_IMM_BASE] = t->futex_slot_mask;
+	err = patch_object_imms(t->park->obj, imms);
+	if (err)
+		return err;
+	err = park_bpf__load(t->park);
+	if (err)
+		return explain_load_error(err, "load BPF programs");
+	err = park_bpf__attach(t->park);
+	if (err)
+		return explain_load_error(err, "attach BPF programs");
+	return 0;
+}
+
+/* The scan iterator (scan.bpf.c), on the park object's maps where there is one. */
+static int load_scan(struct pw_tracer *t, const struct pw_tracer_opts *opts, long pid_max)
+{
+	int err, i;
+
+	t->scan = scan_bpf__open();
+	if (!t->scan)
+		return explain_load_error(-errno, "open BPF object scan");
+	t->scan->rodata->min_age_ns = (__u64)(opts->min_age_s * 1e9);
+	t->scan->rodata->filter_pids = opts->npids > 0;
+	t->scan->rodata->pw_hz = t->hz;
+	t->scan->rodata->park_slot_mask = t->park_slot_mask;
+	t->scan->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
+	/*
+	 * Without the hot path, "asleep since attach" is no bound at all; nor is it where threads
+	 * share park slots (pid_max above the table): a thread with no record may have parked
+	 * since, and had its record overwritten.
+	 */
+	t->scan->rodata->attach_ns = opts->park_events && t->park_slot_mask + 1 >= (__u64)pid_max
+					     ? mono_ns()
+					     : UINT64_MAX;
+	if (opts->npids > 0)
+		bpf_map__set_max_entries(t->scan->maps.pids, opts->npids);
+	if (t->park) {
+		err = bpf_map__reuse_fd(t->scan->maps.park_state,
+					bpf_map__fd(t->park->maps.park_state));
+		err = err
+			      ?: bpf_map__reuse_fd(t->scan->maps.park_slots,
+						   bpf_map__fd(t->park->maps.park_slots));
+		err = err
+			      ?: bpf_map__reuse_fd(t->scan->maps.stats,
+						   bpf_map__fd(t->park->maps.stats));
+		if (err)
+			return explain_load_error(err, "share BPF maps");
+	}
+	err = scan_bpf__load(t->scan);
+	if (err)
+		return explain_load_error(err, "load the scan iterator");
+	for (i = 0; i < opts->npids; i++) {
+		__u32 pid = opts->pids[i];
+		__u8 one = 1;
+
+		err = bpf_map_update_elem(bpf_map__fd(t->scan->maps.pids), &pid, &one, BPF_ANY);
+		if (err)
+			return explain_load_error(-errno, "fill the pid filter");
+	}
+	err = attach_iters(t, opts);
+	if (err)
+		return explain_load_error(err, "attach the task iterator");
+	return 0;
+}
+
+int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
+{
 	struct pw_tracer *t;
 	struct stat st;
 	long pid_max;
-	int err, i;
+	int err;
 
 	verbose_libbpf = opts->verbose;
 	libbpf_set_print(libbpf_print);
@@ -278,138 +405,28 @@ int pw_tracer__new(const struct pw_tracer_opts *opts, struct pw_tracer **out)
 		err = -ENOMEM;
 		goto fail;
 	}
-
-	t->park = park_bpf__open();
-	if (!t->park) {
-		err = explain_load_error(-errno, "open BPF object park");
-		goto fail;
-	}
-	if (opts->futex_words)
-		bpf_map__set_max_entries(t->park->maps.futex_words, opts->futex_words);
-	/* Without the events nothing writes the word maps: a preallocated 64k-entry hash costs
-	 * ~0.17 s to create, per snapshot. */
-	if (!opts->futex_events)
-		bpf_map__set_max_entries(t->park->maps.futex_words, 1);
-	/* The per-CPU front: the largest power of two <= --futex-words, at most PW_FUTEX_SLOTS. */
-	t->futex_slot_mask = opts->futex_events ? PW_FUTEX_SLOTS - 1 : 0;
-	while (opts->futex_words && t->futex_slot_mask + 1 > opts->futex_words)
-		t->futex_slot_mask >>= 1;
 	/* The park clock: jiffies where the kernel's HZ is known (park_state.bpf.h). */
 	t->hz = getenv("PARKWATCH_TEST_NS_CLOCK") ? 0
 						  : pw_kernel_hz(); /* test hook: the fallback */
-	bpf_map__set_max_entries(t->park->maps.futex_slots, t->futex_slot_mask + 1);
 	/* The hot path's park slots (park_state.bpf.h); one-shot scans record no parks. */
 	pid_max = read_pid_max();
 	t->park_slot_mask = opts->park_events ? park_slots_for(pid_max) - 1 : 0;
 	/* Test hook: one slot for every thread, as if all of them shared it. */
 	if (getenv("PARKWATCH_TEST_PARK_SLOTS_SHARED"))
 		t->park_slot_mask = 0;
-	bpf_map__set_max_entries(t->park->maps.park_slots, t->park_slot_mask + 1);
-	if (opts->futex_events) {
-		err = ensure_tracefs();
-		if (err) {
-			pw_err("failed to mount tracefs at /sys/kernel/tracing: %s (needed by "
-			       "--futex-events)",
-			       strerror(-err));
+	/*
+	 * A one-shot scan runs no program of the park object, yet loading it would parse the
+	 * kernel's BTF a second time (for its CO-RE relocations) and create its maps: the scan
+	 * object's own maps do instead.
+	 */
+	if (opts->park_events || opts->futex_events) {
+		err = load_park(t, opts);
+		if (err)
 			goto fail;
-		}
-		/*
-		 * tracefs is root's (0700): another uid, even with CAP_BPF and
-		 * CAP_PERFMON, finds no tracepoint there and would silently run
-		 * without the events it asked for.
-		 */
-		if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events/syscalls", X_OK, AT_EACCESS)) {
-			err = -errno;
-			pw_err("cannot read /sys/kernel/tracing/events/syscalls: %s: "
-			       "--futex-events needs root or CAP_DAC_READ_SEARCH",
-			       strerror(-err));
-			goto fail;
-		}
 	}
-	{
-		/* Optional programs: futex events on request, and only where the tracepoint exists.
-		 */
-		struct {
-			struct bpf_program *prog;
-			const char *tp;
-		} opt[] = {
-			{t->park->progs.pw_enter_futex, "sys_enter_futex"},
-			{t->park->progs.pw_enter_futex_wait, "sys_enter_futex_wait"},
-			{t->park->progs.pw_enter_futex_waitv, "sys_enter_futex_waitv"},
-			{t->park->progs.pw_exit_futex_waitv, "sys_exit_futex_waitv"},
-		};
-		for (i = 0; i < (int)(sizeof(opt) / sizeof(opt[0])); i++)
-			bpf_program__set_autoload(
-				opt[i].prog, opts->futex_events && tracepoint_exists(opt[i].tp));
-	}
-	bpf_program__set_autoload(t->park->progs.pw_sched_switch, opts->park_events);
-	bpf_program__set_autoload(t->park->progs.pw_process_exit, opts->park_events);
-	imms[PW_IMM_HZ - PW_IMM_BASE] = t->hz;
-	imms[PW_IMM_PARK_SLOT_MASK - PW_IMM_BASE] = t->park_slot_mask;
-	imms[PW_IMM_PARK_SLOT_BITS - PW_IMM_BASE] = __builtin_popcount(t->park_slot_mask);
-	imms[PW_IMM_FUTEX_SLOT_MASK - PW_IMM_BASE] = t->futex_slot_mask;
-	err = patch_object_imms(t->park->obj, imms);
+	err = load_scan(t, opts, pid_max);
 	if (err)
 		goto fail;
-	err = park_bpf__load(t->park);
-	if (err) {
-		err = explain_load_error(err, "load BPF programs");
-		goto fail;
-	}
-	err = park_bpf__attach(t->park);
-	if (err) {
-		err = explain_load_error(err, "attach BPF programs");
-		goto fail;
-	}
-
-	t->scan = scan_bpf__open();
-	if (!t->scan) {
-		err = explain_load_error(-errno, "open BPF object scan");
-		goto fail;
-	}
-	t->scan->rodata->min_age_ns = (__u64)(opts->min_age_s * 1e9);
-	t->scan->rodata->filter_pids = opts->npids > 0;
-	t->scan->rodata->pw_hz = t->hz;
-	t->scan->rodata->park_slot_mask = t->park_slot_mask;
-	t->scan->rodata->park_slot_bits = __builtin_popcount(t->park_slot_mask);
-	/*
-	 * Without the hot path, "asleep since attach" is no bound at all; nor is it where threads
-	 * share park slots (pid_max above the table): a thread with no record may have parked
-	 * since, and had its record overwritten.
-	 */
-	t->scan->rodata->attach_ns = opts->park_events && t->park_slot_mask + 1 >= (__u64)pid_max
-					     ? mono_ns()
-					     : UINT64_MAX;
-	if (opts->npids > 0)
-		bpf_map__set_max_entries(t->scan->maps.pids, opts->npids);
-	if ((err = bpf_map__reuse_fd(t->scan->maps.park_state,
-				     bpf_map__fd(t->park->maps.park_state))) ||
-	    (err = bpf_map__reuse_fd(t->scan->maps.park_slots,
-				     bpf_map__fd(t->park->maps.park_slots))) ||
-	    (err = bpf_map__reuse_fd(t->scan->maps.stats, bpf_map__fd(t->park->maps.stats)))) {
-		err = explain_load_error(err, "share BPF maps");
-		goto fail;
-	}
-	err = scan_bpf__load(t->scan);
-	if (err) {
-		err = explain_load_error(err, "load the scan iterator");
-		goto fail;
-	}
-	for (i = 0; i < opts->npids; i++) {
-		__u32 pid = opts->pids[i];
-		__u8 one = 1;
-
-		err = bpf_map_update_elem(bpf_map__fd(t->scan->maps.pids), &pid, &one, BPF_ANY);
-		if (err) {
-			err = explain_load_error(-errno, "fill the pid filter");
-			goto fail;
-		}
-	}
-	err = attach_iters(t, opts);
-	if (err) {
-		err = explain_load_error(err, "attach the task iterator");
-		goto fail;
-	}
 	*out = t;
 	return 0;
 fail:
@@ -549,7 +566,7 @@ int pw_tracer__stats(struct pw_tracer *t, __u64 stats[PW_STAT_MAX])
 
 	for (k = 0; k < PW_STAT_MAX; k++) {
 		stats[k] = 0;
-		if (bpf_map_lookup_elem(bpf_map__fd(t->park->maps.stats), &k, vals))
+		if (bpf_map_lookup_elem(bpf_map__fd(t->scan->maps.stats), &k, vals))
 			continue;
 		for (c = 0; c < t->ncpus; c++)
 			stats[k] += vals[c];
@@ -571,6 +588,8 @@ int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 proc_start_time
 
 	/* The word's per-CPU slots (park.bpf.c count_word), plus its hash entry. */
 	memset(v, 0, sizeof(*v));
+	if (!t->park)
+		return -ENOENT; /* no futex events: no counts */
 	if (!bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_slots), &idx, sl)) {
 		for (c = 0; c < t->ncpus; c++) {
 			if (sl[c].tgid != tgid || sl[c].tag != tag || sl[c].uaddr != uaddr)
@@ -590,6 +609,8 @@ int pw_tracer__futex_word(struct pw_tracer *t, __u32 tgid, __u64 proc_start_time
 
 int pw_tracer__futex_slot(struct pw_tracer *t, __u32 idx, struct pw_futex_slot *per_cpu)
 {
+	if (!t->park)
+		return -ENOENT;
 	if (bpf_map_lookup_elem(bpf_map__fd(t->park->maps.futex_slots), &idx, per_cpu))
 		return -errno;
 	return 0;
@@ -661,15 +682,17 @@ static long collect_word_keys(struct pw_tracer *t, struct pw_futex_key **out)
 
 int pw_tracer__purge_words(struct pw_tracer *t)
 {
-	int hfd = bpf_map__fd(t->park->maps.futex_words);
-	int sfd = bpf_map__fd(t->park->maps.futex_slots);
 	struct gone_memo memo = {0};
 	struct pw_futex_key *keys = NULL;
 	struct pw_futex_slot *sl;
 	long nkeys, i;
-	int removed = 0, c;
+	int removed = 0, c, hfd, sfd;
 	__u32 idx;
 
+	if (!t->park)
+		return 0; /* no word maps */
+	hfd = bpf_map__fd(t->park->maps.futex_words);
+	sfd = bpf_map__fd(t->park->maps.futex_slots);
 	/* The hash: keys first, then deletes (a walk restarts when its current key goes). */
 	nkeys = collect_word_keys(t, &keys);
 	if (nkeys < 0)

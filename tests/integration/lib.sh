@@ -89,6 +89,13 @@ prog_names_of() {
 		bpftool prog show id "$id" 2>/dev/null | sed -nE 's/^[0-9]+: .* name ([a-z_0-9]+) .*/\1/p'
 	done | sort -u
 }
+# Names of the BPF maps process $1 holds.
+map_names_of() {
+	local id
+	for id in $(grep -h '^map_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un); do
+		bpftool map show id "$id" 2>/dev/null | sed -nE 's/^[0-9]+: [a-z_]+ +name ([a-z_0-9.]+) .*/\1/p'
+	done | sort -u
+}
 # Programs in the second list that were not in the first: what one parkwatch run loaded.
 new_ids() { comm -13 <(echo "$1") <(echo "$2"); }
 # None of the given program ids is still loaded.

@@ -39,6 +39,12 @@ done
 check "snapshot holds the scan iterator ($(echo $names))" grep -qx pw_scan <<<"$names"
 check "snapshot attaches no sched_switch or exit program" \
 	test -z "$(grep -x -e pw_sched_switch -e pw_process_exit <<<"$names")"
+# Nor does it load the hot path's object at all: its maps would be a second BTF parse and
+# map set-up for nothing (the scan's own maps serve).
+maps=$(map_names_of "$sp")
+check "snapshot holds the scan's maps ($(echo $maps))" grep -qx park_state <<<"$maps"
+check "snapshot creates none of the hot path's maps" \
+	test -z "$(grep -x -e futex_words -e futex_slots <<<"$maps")"
 wait "$sp"
 check "that snapshot still reports every thread, ages lower bounds" \
 	test "$(jq '[.sites[] | select(.site // "" | startswith("parked_worker")) | select(.age_is_lower_bound) | .count] | add' "$TMP/d.json")" = $N
