@@ -281,10 +281,8 @@ int pw_scan(struct bpf_iter__task *ctx)
 
 		if (n > 0)
 			rec->kstack_len = n;
-		else {
+		else
 			rec->flags |= PW_F_KSTACK_FAILED;
-			stat_inc(PW_STAT_DROP_KSTACK);
-		}
 		len = copy_ustack(task, rec->regs.sp, sc->stack);
 		if (len) {
 			rec->flags |= PW_F_HAS_USTACK;
@@ -292,18 +290,22 @@ int pw_scan(struct bpf_iter__task *ctx)
 			rec->stack_len = len;
 		} else {
 			rec->flags |= PW_F_USTACK_FAILED;
-			stat_inc(PW_STAT_DROP_USTACK);
 		}
 		/*
 		 * The copies take time (they may fault pages in) and the thread may be woken
 		 * meanwhile: then its registers, stacks and this park no longer agree, and it
-		 * is not parked. It is left out, as a thread that was running would be.
+		 * is not parked. It is left out, as a thread that was running would be, and a
+		 * copy that failed because it ran is no drop.
 		 */
 		if (task->nvcsw + task->nivcsw != park || task->on_cpu ||
 		    !PW_SLEEPING(pw_task_state(task))) {
 			stat_inc(PW_STAT_WOKE_IN_SCAN);
 			return 0;
 		}
+		if (rec->flags & PW_F_KSTACK_FAILED)
+			stat_inc(PW_STAT_DROP_KSTACK);
+		if (rec->flags & PW_F_USTACK_FAILED)
+			stat_inc(PW_STAT_DROP_USTACK);
 	}
 	size = sizeof(*rec) + len;
 	if (size > sizeof(*sc))
