@@ -27,6 +27,7 @@ enum {
 	OPT_FRAMES,
 	OPT_FUTEX_WORDS,
 	OPT_GOROUTINES,
+	OPT_AGES,
 };
 
 static int add_pids(struct pw_cli *cli, const char *arg)
@@ -69,6 +70,7 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 		{"frames", required_argument, NULL, OPT_FRAMES},
 		{"futex-words", required_argument, NULL, OPT_FUTEX_WORDS},
 		{"goroutines", required_argument, NULL, OPT_GOROUTINES},
+		{"ages", required_argument, NULL, OPT_AGES},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{},
@@ -158,6 +160,16 @@ int pw_cli_parse(int argc, char **argv, const char *cmd, const char *usage, stru
 			} else {
 				pw_err("invalid --goroutines '%s': expected auto, on or off",
 				       optarg);
+				return PW_EXIT_USAGE;
+			}
+			break;
+		case OPT_AGES:
+			if (!strcmp(optarg, "exact")) {
+				cli->ages = PW_AGES_EXACT;
+			} else if (!strcmp(optarg, "bound")) {
+				cli->ages = PW_AGES_BOUND;
+			} else {
+				pw_err("invalid --ages '%s': expected exact or bound", optarg);
 				return PW_EXIT_USAGE;
 			}
 			break;

@@ -15,6 +15,13 @@ enum pw_exit {
 	PW_EXIT_USAGE = 2, /* bad usage */
 };
 
+/* --ages: exact, from the hot path that times each park; or lower bounds, without it. */
+enum pw_ages {
+	PW_AGES_DEFAULT = 0, /* exact, but for a one-shot snapshot */
+	PW_AGES_EXACT,
+	PW_AGES_BOUND,
+};
+
 struct pw_cli {
 	pid_t pids[PW_MAX_PIDS];
 	int npids;
@@ -33,6 +40,7 @@ struct pw_cli {
 	enum pw_go_mode goroutines;
 	bool writes_files; /* export: keeps CAP_DAC_OVERRIDE for its textfile directory */
 	bool one_shot;	   /* snapshot: one scan right after set-up, no hot path */
+	enum pw_ages ages; /* --ages: how parks are timed */
 };
 
 /* Parses the common options; returns PW_EXIT_OK, or an exit code after printing why. */

@@ -14,7 +14,8 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 {
 	struct pw_tracer_opts topts = {
 		.futex_events = cli->futex_events,
-		.park_events = !cli->one_shot,
+		/* The hot path times parks; a one-shot scan has none to time (tracer.h). */
+		.park_events = !cli->one_shot && cli->ages != PW_AGES_BOUND,
 		.min_age_s = cli->min_age_s,
 		.pids = cli->pids,
 		.npids = cli->npids,
@@ -37,10 +38,10 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 	/*
 	 * Keep freed memory for reuse instead of handing it back. libbpf parses vmlinux BTF
 	 * (~11 MB of buffers) once per BPF object and frees it; glibc's defaults unmap such
-	 * blocks, so the second object, and later the collector and the unwinder, fault fresh
-	 * pages again. On these VMs a first touch costs ~40 us per 4 KiB page: at 10,000 parked
-	 * threads this saved 5,500 of 12,600 page faults and ~25% of a snapshot's CPU time, with
-	 * the same peak RSS (the retained blocks are what the next allocations reuse).
+	 * blocks, so the second object (with the hot path), the collector and the unwinder fault
+	 * fresh pages again. On these VMs a first touch costs ~40 us per 4 KiB page: at 10,000
+	 * parked threads this saved 5,500 of 12,600 page faults and ~25% of a snapshot's CPU time,
+	 * with the same peak RSS (the retained blocks are what the next allocations reuse).
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);

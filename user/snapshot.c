@@ -28,7 +28,7 @@ static const char usage[] =
 	"                       0 = every parked thread); e.g. 500ms, 2s, 5m\n"
 	"  -j, --json           one JSON object (schema 1, see README)\n"
 	"  -f, --folded         folded stacks for flamegraph.pl / speedscope; drops on stderr\n"
-	"      --futex-events   also trace futex syscalls (word park/wake counts; ~9%% cost on\n"
+	"      --futex-events   also trace futex syscalls (word park/wake counts; ~9% cost on\n"
 	"                       futex-heavy work, off by default)\n"
 	"      --goroutines MODE  goroutine sites of Go processes: auto (default), on (also say\n"
 	"                       which processes are not Go), off\n"
@@ -142,6 +142,11 @@ int pw_cmd_snapshot(int argc, char **argv)
 		return err;
 	if (pw_check_privileges(&cli))
 		return PW_EXIT_FAIL;
+	if (cli.ages == PW_AGES_EXACT) {
+		pw_err("--ages exact: a snapshot times no park from its start (its ages are lower "
+		       "bounds); use watch or top");
+		return PW_EXIT_USAGE;
+	}
 	cli.one_shot = true;
 	if (pw_session__open(&cli, false, &ss))
 		goto out;

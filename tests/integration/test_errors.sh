@@ -23,6 +23,8 @@ expect 2 "unknown option '--bogus'" -- "$PW" snapshot --bogus
 expect 2 "needs a value" -- "$PW" snapshot -p
 expect 2 "unknown command 'frobnicate'" -- "$PW" frobnicate
 expect 2 "exclusive" -- "$PW" snapshot --json --folded
+expect 2 "invalid --ages 'precise': expected exact or bound" -- "$PW" watch --ages precise
+expect 2 "ages exact: a snapshot times no park" -- "$PW" snapshot --ages exact
 expect 1 'missing CAP_BPF.*run with sudo' -- setpriv --reuid=65534 --regid=65534 --clear-groups \
 	--inh-caps=-all --bounding-set=-all "$PW" snapshot
 

@@ -179,6 +179,7 @@ fi
 expect 2 "export needs --textfile-dir DIR" -- "$PW" export --once
 expect 2 "invalid --max-sites 'lots'" -- "$PW" export --textfile-dir "$TF" --max-sites lots
 expect 2 "option '--textfile-dir' needs a value" -- "$PW" export --textfile-dir
+expect 2 "ages exact: --once times no park" -- "$PW" export --textfile-dir "$TF" --once --ages exact
 
 # ---- SIGTERM mid-run: exit 0 promptly, complete file, BPF detached ----
 rm -f "$F"
