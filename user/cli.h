@@ -15,11 +15,13 @@ enum pw_exit {
 	PW_EXIT_USAGE = 2, /* bad usage */
 };
 
-/* --ages: exact, from the hot path that times each park; or lower bounds, without it. */
+/*
+ * --ages: lower bounds from the scheduler's stamps (the default: nothing runs per context
+ * switch), or exact, from the hot path that times each park (README "Ages").
+ */
 enum pw_ages {
-	PW_AGES_DEFAULT = 0, /* exact, but for a one-shot snapshot */
+	PW_AGES_BOUND = 0,
 	PW_AGES_EXACT,
-	PW_AGES_BOUND,
 };
 
 struct pw_cli {

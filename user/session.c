@@ -14,8 +14,8 @@ int pw_session__open(const struct pw_cli *cli, bool quiet, struct pw_session *s)
 {
 	struct pw_tracer_opts topts = {
 		.futex_events = cli->futex_events,
-		/* The hot path times parks; a one-shot scan has none to time (tracer.h). */
-		.park_events = !cli->one_shot && cli->ages != PW_AGES_BOUND,
+		/* The hot path times parks, when asked to; a one-shot scan has none to time. */
+		.park_events = !cli->one_shot && cli->ages == PW_AGES_EXACT,
 		.min_age_s = cli->min_age_s,
 		.pids = cli->pids,
 		.npids = cli->npids,

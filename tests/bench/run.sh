@@ -8,7 +8,7 @@
 #
 # Prints one table (also written, with machine, kernel and tool versions, to bench/results.md):
 #   - hand-off workload (2 pinned thread pairs, mutex+condvar) untraced and under parkwatch
-#     watch, watch --futex-events, export, bpftrace one-liners and bcc's offcputime; configurations
+#     watch (default --ages bound, and --ages exact), watch --futex-events, export, bpftrace one-liners and bcc's offcputime; configurations
 #     interleaved round by round, slowdown = median traced / median untraced of this one run
 #   - BPF run time per event of every parkwatch program (kernel.bpf_stats_enabled counters)
 #   - thread create/exit churn, untraced vs traced
@@ -171,8 +171,10 @@ HAVE_EXPORT=0
 
 declare -A TR_LABEL=(
 	[untraced]="untraced"
-	[watch]="parkwatch watch -i 1s (default mode)"
+	[watch]="parkwatch watch -i 1s (default mode: --ages bound)"
+	[exact]="parkwatch watch -i 1s --ages exact (the sched_switch hot path)"
 	[futex]="parkwatch watch -i 1s --futex-events"
+	[futexx]="parkwatch watch -i 1s --futex-events --ages exact"
 	[export]="parkwatch export (default interval)"
 	[btfutex]="bpftrace futex by ustack"
 	[btoffcpu]="bpftrace off-CPU time by kstack+ustack"
@@ -193,7 +195,9 @@ tracer_start() {
 	case $cfg in
 	untraced) return 0 ;;
 	watch) "$PW" watch -i 1s >"$lg" 2>&1 & ;;
+	exact) "$PW" watch -i 1s --ages exact >"$lg" 2>&1 & ;;
 	futex) "$PW" watch -i 1s --futex-events >"$lg" 2>&1 & ;;
+	futexx) "$PW" watch -i 1s --futex-events --ages exact >"$lg" 2>&1 & ;;
 	export)
 		rm -rf "$W/prom" && mkdir -p "$W/prom"
 		"$PW" export --textfile-dir "$W/prom" >"$lg" 2>&1 &
@@ -206,7 +210,7 @@ tracer_start() {
 	TR_PID=$!
 	BG+=("$TR_PID")
 	case $cfg in
-	watch | futex) wait_for 60 "$TR_PID" has "$lg" 'parked=' ;;
+	watch | exact | futex | futexx) wait_for 60 "$TR_PID" has "$lg" 'parked=' ;;
 	export) wait_for 60 "$TR_PID" nonempty "$W/prom/parkwatch.prom" ;;
 	btfutex | btoffcpu | floor-*) wait_for 60 "$TR_PID" has "$lg" READY ;;
 	bcc) wait_for 120 "$TR_PID" has "$lg" 'Tracing off-CPU' ;;
@@ -245,7 +249,7 @@ result_field() {
 
 # ---- 1. hand-off workload: untraced vs tracers, interleaved ----
 
-HO_CFGS=(untraced watch futex)
+HO_CFGS=(untraced watch exact futex futexx)
 [ $HAVE_EXPORT = 1 ] && HO_CFGS+=(export)
 # What any program on sched_switch costs the workload before it does anything: the bound under
 # parkwatch's default mode; and with one on sys_enter_futex too, under --futex-events.
@@ -309,7 +313,7 @@ paired_ratio() {
 
 # ---- 2. thread churn: untraced vs traced, interleaved ----
 
-CH_CFGS=(untraced watch futex)
+CH_CFGS=(untraced watch exact futex)
 log "churn: $RUNS interleaved rounds of: ${CH_CFGS[*]}"
 "$CHURN" --threads "$CHURN_THREADS" >/dev/null 2>&1 # warm-up
 for ((r = 0; r < RUNS; r++)); do
@@ -438,7 +442,7 @@ else
 	note "floor programs not built ($FLOOR): make bench builds them"
 fi
 for ((r = 0; r < STATS_RUNS; r++)); do
-	for pair in $(rotate "$r" watch:handoff futex:handoff watch:churn $FLOOR_PAIRS); do
+	for pair in $(rotate "$r" exact:handoff futex:handoff futexx:handoff exact:churn $FLOOR_PAIRS); do
 		cfg=${pair%%:*}
 		wl=${pair##*:}
 		tracer_start "$cfg" || continue
@@ -637,7 +641,7 @@ row "---" "--:" "--:" "--:" "--:" "--:" "---" "---"
 
 # Hand-off: seconds for 2 x $HANDOFFS hand-offs; ratio = median traced / median untraced.
 U=$(median "$R/ho.untraced")
-for cfg in untraced watch futex export floor-empty floor-empty_both btfutex btoffcpu bcc; do
+for cfg in untraced watch exact futex futexx export floor-empty floor-empty_both btfutex btoffcpu bcc; do
 	case $cfg in floor-*) [ -s "$R/ho.$cfg" ] || continue ;; esac
 	label="hand-off, ${TR_LABEL[$cfg]} (s)"
 	target="-"
@@ -679,11 +683,12 @@ bpf_row() {
 	row_stats "BPF $name ns/event, $what" "$R/bpf.$tag.$name.ns" %.0f \
 		"$(fmt %.0f "$eps") events/s" "$target" "$v"
 }
-bpf_row watch-handoff pw_sched_switch "watch, hand-off"
-bpf_row futex-handoff pw_sched_switch "watch --futex-events, hand-off"
+bpf_row exact-handoff pw_sched_switch "watch --ages exact, hand-off"
+bpf_row futexx-handoff pw_sched_switch "watch --futex-events --ages exact, hand-off"
 bpf_row futex-handoff pw_enter_futex "watch --futex-events, hand-off"
-bpf_row watch-churn pw_sched_switch "watch, churn"
-bpf_row watch-churn pw_process_exit "watch, churn"
+bpf_row futexx-handoff pw_enter_futex "watch --futex-events --ages exact, hand-off"
+bpf_row exact-churn pw_sched_switch "watch --ages exact, churn"
+bpf_row exact-churn pw_process_exit "watch --ages exact, churn"
 # floor_row CFG PROG WHAT: a floor program's ns/event (no target: it is the bound, not parkwatch).
 floor_row() {
 	[ -s "$R/bpf.$1-handoff.$2.ns" ] || return 0
@@ -706,7 +711,7 @@ floor_row floor-futex_slot floor_futex_slot "sys_enter_futex: + op switch + the 
 
 # Churn: threads/s; ratio = median traced / median untraced (>= 0.95).
 CU=$(median "$R/ch.untraced")
-for cfg in untraced watch futex; do
+for cfg in untraced watch exact futex; do
 	label="churn, ${TR_LABEL[$cfg]} (threads/s)"
 	[ -s "$R/ch.$cfg" ] || {
 		row_skip "$label" "${TR_WHY[$cfg]:-no successful run}"
@@ -720,7 +725,7 @@ for cfg in untraced watch futex; do
 	pr=$(paired_ratio "$R/ch.$cfg" "$R/ch.untraced")
 	target="-"
 	v="-"
-	if [ "$cfg" = watch ]; then
+	if [ "$cfg" = watch ] || [ "$cfg" = exact ]; then
 		target=">= 0.95"
 		v=$(verdict "$ratio" ">=" 0.95)
 	fi

@@ -10,7 +10,7 @@
 #   - leaky: the seed's leak at a slow known rate (SOAK_LEAK_RATE/s, default 0.2) beside a flat
 #     pool (4), sleepers (2) and readers (2);
 #   - parkwatch export --textfile-dir TMP (default interval, 15 s);
-#   - parkwatch watch -j (default interval, 1 s), JSON lines to a file.
+#   - parkwatch watch -j --ages exact (default interval, 1 s), JSON lines to a file.
 # Every SOAK_INTERVAL seconds (default 30) it samples, for each parkwatch process: RSS, open fds
 # (the least of 3 reads over ~1 s, so the scan's transient fds do not count; split into BPF
 # objects, /proc/PID/mem of live and of exited processes, other), threads, CPU (utime+stime),
@@ -167,7 +167,9 @@ nap 2
 T0=$EPOCHREALTIME
 "$BIN_parkwatch" export "${FILTER[@]}" --textfile-dir "$TMP/prom" >"$TMP/export.out" 2>"$TMP/export.err" &
 EXPORT=$!
-"$BIN_parkwatch" watch "${FILTER[@]}" -j >"$TMP/watch.json" 2>"$TMP/watch.err" &
+# export in its default mode (--ages bound: no hot path), watch with the hot path (--ages exact):
+# both modes soak, and watch's parks counter shows the hot path alive (parks/s).
+"$BIN_parkwatch" watch "${FILTER[@]}" -j --ages exact >"$TMP/watch.json" 2>"$TMP/watch.err" &
 WATCH=$!
 log "leaky $LEAKY, churn $CHURN, parkwatch export $EXPORT, parkwatch watch $WATCH"
 
@@ -577,7 +579,7 @@ for k in rc_export rc_watch bpf_gone json json_leak workloads; do [ "$(verdict r
 	echo "  - churn --threads 2 --park-us 1000, nice 10: ${CHURN_DONE:-?} threads created and joined ($(awk -v c="${CHURN_DONE:-0}" -v d="$((DURATION + 60))" 'BEGIN {printf "%.0f", c / d}')/s)"
 	echo "  - leaky --leaks -1 --rate $LEAK_RATE --pool 4 --sleepers 2 --readers 2: $LEAKED_TOTAL threads leaked ($(awk -v r="$LEAK_RATE" 'BEGIN {print r * 60}')/min)"
 	echo "  - parkwatch export --textfile-dir DIR (every 15 s)$([ -n "$PROMTOOL" ] && echo "; last file: $PROMTOOL")"
-	echo "  - parkwatch watch -j (every 1 s): $LINES JSON lines, $(du -h "$TMP/watch.json" | cut -f1)"
+	echo "  - parkwatch watch -j --ages exact (every 1 s): $LINES JSON lines, $(du -h "$TMP/watch.json" | cut -f1)"
 	echo "- sampled every ${INTERVAL}s (and at 5 s); t is the actual time of the sample since parkwatch started; $SKIPPED sample(s) skipped because the host starved the sampler more than $((INTERVAL / 2)) s (at most ${MAXLATE} s late); FDs are the least of 3 reads over ~1 s (a scan holds an iterator fd and the fds of the process it reads for a moment)"
 	echo "- map entries: \`bpftool map dump\` of each map the process holds (ids from its /proc/PID/fdinfo); \`park_state\` is task storage, which bpftool cannot dump (n/d): its entries are freed with their thread, so they are bounded by the host's threads (last column)"
 	echo

@@ -27,7 +27,7 @@ check "lower-bound ages are at least 1 s" \
 check "no drops" test "$(jq '[.drops[]] | add' "$j")" = 0
 
 # A one-shot snapshot attaches no hot path (attaching and detaching it sends IPIs to the
-# target's CPUs, for nothing a snapshot reports); watch does. Both held while they run.
+# target's CPUs, for nothing a snapshot reports); watch --ages exact does. Both held while they run.
 PARKWATCH_TEST_SCAN_DELAY_MS=3000 "$PW" snapshot -p "$WPID" --json >"$TMP/d.json" 2>"$TMP/d.err" &
 sp=$!
 names=""
@@ -48,12 +48,12 @@ check "snapshot creates none of the hot path's maps" \
 wait "$sp"
 check "that snapshot still reports every thread, ages lower bounds" \
 	test "$(jq '[.sites[] | select(.site // "" | startswith("parked_worker")) | select(.age_is_lower_bound) | .count] | add' "$TMP/d.json")" = $N
-"$PW" watch -p "$WPID" -i 1s >"$TMP/w.log" 2>&1 &
+"$PW" watch -p "$WPID" -i 1s --ages exact >"$TMP/w.log" 2>&1 &
 wp=$!
 PIDS+=("$wp")
 wait_for "$TMP/w.log" 'parked=' 60
 names=$(prog_names_of "$wp")
-check "watch attaches the hot path ($(echo $names))" grep -qx pw_sched_switch <<<"$names"
+check "watch --ages exact attaches the hot path ($(echo $names))" grep -qx pw_sched_switch <<<"$names"
 kill -INT "$wp"
 wait "$wp"
 finish

@@ -20,7 +20,7 @@ bpf_ids() {
 wait_loaded() {
 	local i
 	for ((i = 0; i < 100; i++)); do
-		bpf_ids "$1" | grep -q '^link ' && [ "$(bpf_ids "$1" | grep -c '^prog ')" -ge 2 ] &&
+		bpf_ids "$1" | grep -q '^link ' && [ "$(bpf_ids "$1" | grep -c '^prog ')" -ge 1 ] &&
 			return 0
 		sleep 0.1
 	done
@@ -178,6 +178,7 @@ for mode in snapshot watch export top; do
 	p=$!
 	if ! wait_loaded $p; then
 		fail "kill -9 $mode: BPF never attached"
+		kill -9 $p
 		continue
 	fi
 	sleep 0.7

@@ -11,13 +11,19 @@ start leaky "$TMP/l.log" --leaks -1 --rate $RATE --pool 8 --sleepers 4 --readers
 # Text mode alongside: one line per sample, a summary with the suspect's stack at the end.
 "$PW" watch -p "$WPID" -i 1s -d 30s >"$TMP/t.txt" 2>&1 &
 tp=$!
-# And --ages bound alongside: no per-switch program, the same verdicts, ages flagged bounds.
-"$PW" watch -p "$WPID" -i 1s -d 30s --json --ages bound >"$TMP/wb.json" 2>"$TMP/wb.err" &
-bp=$!
-wait_for "$TMP/wb.json" '"schema"' 30
-names=$(prog_names_of "$bp")
-check "--ages bound: the scan only ($(echo $names))" test "$(echo $names)" = pw_scan
-"$PW" watch -p "$WPID" -i 1s -d 30s --json >"$TMP/w.json" 2>"$TMP/w.err"
+# And --ages exact alongside: the hot path times parks; the same verdicts.
+"$PW" watch -p "$WPID" -i 1s -d 30s --json --ages exact >"$TMP/wx.json" 2>"$TMP/wx.err" &
+xp=$!
+"$PW" watch -p "$WPID" -i 1s -d 30s --json >"$TMP/w.json" 2>"$TMP/w.err" &
+wp=$!
+wait_for "$TMP/w.json" '"schema"' 30
+wait_for "$TMP/wx.json" '"schema"' 30
+names=$(prog_names_of "$wp")
+check "watch (default, --ages bound): the scan only ($(echo $names))" test "$(echo $names)" = pw_scan
+names=$(prog_names_of "$xp")
+check "watch --ages exact: the hot path too ($(echo $names))" \
+	test "$(echo $names)" = "pw_process_exit pw_scan pw_sched_switch"
+wait $wp
 check "watch: exit 0" test $? = 0
 wait $tp
 n=$(wc -l <"$TMP/w.json")
@@ -33,28 +39,28 @@ fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_
 check "watch: flat sites never flagged ($fp false suspects)" test "$fp" = 0
 
 check "watch text: summary names the leak suspect" grep -q "LEAK SUSPECT fetch_worker" "$TMP/t.txt"
-wait $bp
-check "--ages bound: exit 0 ($(head -1 "$TMP/wb.err"))" test $? = 0
-first=$(jq -s '[.[] | select(any(.sites[]; .leak_suspect and (.site // "" | startswith("fetch_worker"))))][0].elapsed_s // 999' "$TMP/wb.json")
-check "--ages bound: leak flagged within 30 s (at ${first}s)" awk "BEGIN {exit !($first <= 30)}"
-fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_worker|sleeper|reader|main)")))] | length' "$TMP/wb.json")
-check "--ages bound: flat sites never flagged ($fp false suspects)" test "$fp" = 0
-check "--ages bound: every age a lower bound" \
-	test "$(jq -s '[.[].sites[] | .age_is_lower_bound] | all' "$TMP/wb.json")" = true
+check "watch (default): every age a lower bound" \
+	test "$(jq -s '[.[].sites[] | .age_is_lower_bound] | all' "$TMP/w.json")" = true
+wait $xp
+check "--ages exact: exit 0 ($(head -1 "$TMP/wx.err"))" test $? = 0
+first=$(jq -s '[.[] | select(any(.sites[]; .leak_suspect and (.site // "" | startswith("fetch_worker"))))][0].elapsed_s // 999' "$TMP/wx.json")
+check "--ages exact: leak flagged within 30 s (at ${first}s)" awk "BEGIN {exit !($first <= 30)}"
+fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_worker|sleeper|reader|main)")))] | length' "$TMP/wx.json")
+check "--ages exact: flat sites never flagged ($fp false suspects)" test "$fp" = 0
 
-# Ages of parks the hot path saw start are exact (to a scheduler tick), not lower bounds: a
+# With --ages exact, ages of parks the hot path saw start are exact (to a scheduler tick), not lower bounds: a
 # process started once watch is attached sleeps from its start. Both park clocks: jiffies (the
 # kernel's HZ known) and ns (the fallback where its config cannot be read). Then with every
 # thread of the host sharing one park slot (a test hook): the record of the sleeper's park is
 # overwritten by the next thread that parks, so its age is a lower bound, flagged, and never
-# more than the truth. The same with --ages bound (no hot path: the scheduler's stamps).
+# more than the truth. The same without --ages exact (no hot path: the scheduler's stamps).
 cp "$(command -v sleep)" "$TMP/pwagesleep"
 for clock in jiffies ns shared bound; do
 	env=()
-	args=()
+	args=(--ages exact)
 	[ $clock = ns ] && env=(PARKWATCH_TEST_NS_CLOCK=1)
 	[ $clock = shared ] && env=(PARKWATCH_TEST_PARK_SLOTS_SHARED=1)
-	[ $clock = bound ] && args=(--ages bound)
+	[ $clock = bound ] && args=()
 	env "${env[@]}" "$PW" watch -c pwagesleep -i 1s -d 7s --json -m 0 "${args[@]}" >"$TMP/a.json" 2>"$TMP/a.err" &
 	ap=$!
 	wait_for "$TMP/a.json" '"schema"' 30
