@@ -67,31 +67,47 @@ static __always_inline __u32 pid_in_ns(struct pid *p)
 }
 
 /*
- * How long has a thread been asleep that went to sleep before we attached?
- * The scheduler stamped se.exec_start (rq clock_task) when it last stopped
- * running; the rq's clock_task now, minus that, is a lower bound: clock_task
- * excludes IRQ/steal time and may be stale on an idle CPU, both of which
- * only shrink the difference. Also, with the hot path attached, it has been
+ * How long has a thread been asleep whose park the hot path did not see start?
+ * The scheduler stamped se.exec_start (its rq's clock_task) when it last stopped
+ * running. clock_task is the rq's clock less the IRQ and steal time it has left
+ * out so far (clock - clock_task), which is at least what it had left out at
+ * the park: exec_start + (clock - clock_task) is the park, in rq clock time, or
+ * later. "Now" is the freshest rq clock at hand, the thread's or ours (sched_clock
+ * is one clock across CPUs; the rq of an idle CPU stops updating, so the thread's
+ * alone can lag by as long as that CPU has idled). Both only shorten the
+ * difference: a lower bound. Also, with the hot path attached, it has been
  * parked at least since attach.
  */
 static __always_inline __u64 preparked_age(struct task_struct *task, __u64 now)
 {
 	__u64 lb = now > attach_ns ? now - attach_ns : 0;
 	__u64 exec_start = BPF_CORE_READ(task, se.exec_start);
-	struct rq *rq = NULL;
+	struct task_struct *self = bpf_get_current_task_btf();
+	struct rq *rq = NULL, *ours = NULL;
+	__u64 nowc = 0;
 
 	/*
 	 * The task's rq through its cfs_rq (CONFIG_FAIR_GROUP_SCHED): the
 	 * per-CPU 'runqueues' ksym needs CONFIG_KALLSYMS_ALL, which these
 	 * kernels lack.
 	 */
-	if (bpf_core_field_exists(task->se.cfs_rq))
+	if (bpf_core_field_exists(task->se.cfs_rq)) {
 		rq = BPF_CORE_READ(task, se.cfs_rq, rq);
+		ours = BPF_CORE_READ(self, se.cfs_rq, rq);
+	}
+	if (ours)
+		nowc = BPF_CORE_READ(ours, clock);
 	if (rq && exec_start) {
-		__u64 clock = BPF_CORE_READ(rq, clock_task);
+		__u64 clock = BPF_CORE_READ(rq, clock), task_clock = BPF_CORE_READ(rq, clock_task);
+		__u64 park;
 
-		if (clock > exec_start && clock - exec_start > lb)
-			lb = clock - exec_start;
+		if (clock > nowc)
+			nowc = clock;
+		if (clock >= task_clock) {
+			park = exec_start + (clock - task_clock);
+			if (nowc > park && nowc - park > lb)
+				lb = nowc - park;
+		}
 	} else if (rq && bpf_core_field_exists(task->sched_info.last_arrival)) {
 		/*
 		 * exec_start is 0 when the task was migrated while asleep:
@@ -103,16 +119,17 @@ static __always_inline __u64 preparked_age(struct task_struct *task, __u64 now)
 		 * when it last got the CPU (rq clock) and sum - prev_sum how
 		 * long it ran then (both reset on that switch-in): it left the
 		 * CPU at their sum, exactly what exec_start said. Compared
-		 * with its rq's clock (sched_clock, stale only if that CPU
-		 * idles: shorter). The run is in clock_task time, so with
-		 * IRQ-time or steal accounting this is long by the IRQ and
-		 * steal time of that last run only.
+		 * with "now" as above (the freshest rq clock). The run is in clock_task time, so
+		 * with IRQ-time or steal accounting this is long by the IRQ and steal time of that
+		 * last run only.
 		 */
 		__u64 arrival = BPF_CORE_READ(task, sched_info.last_arrival);
 		__u64 ran = BPF_CORE_READ(task, se.sum_exec_runtime) -
 			    BPF_CORE_READ(task, se.prev_sum_exec_runtime);
 		__u64 clock = BPF_CORE_READ(rq, clock);
 
+		if (nowc > clock)
+			clock = nowc;
 		if (arrival && clock > arrival && clock - arrival > ran &&
 		    clock - arrival - ran > lb)
 			lb = clock - arrival - ran;
