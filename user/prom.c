@@ -296,8 +296,8 @@ static const struct site_family site_families[] = {
 	 "objects; one: a pool or a convoy).",
 	 F_WORDS, PW_KIND_THREAD, false},
 	{"parkwatch_site_oldest_park_age_seconds",
-	 "How long the oldest member of a site has been parked (a lower bound for threads parked "
-	 "before parkwatch started).",
+	 "How long the oldest member of a site has been parked (a lower bound unless --ages exact "
+	 "saw its park start).",
 	 F_AGE, -1, false},
 	{"parkwatch_site_growth_per_minute",
 	 "Robust slope of a site's parked count over --window, per minute (absent with --once).",
