@@ -98,16 +98,20 @@ static __always_inline __u64 preparked_age(struct task_struct *task, __u64 now)
 	if (ours)
 		nowc = BPF_CORE_READ(ours, clock);
 	if (rq && exec_start) {
-		__u64 clock = BPF_CORE_READ(rq, clock), task_clock = BPF_CORE_READ(rq, clock_task);
-		__u64 park;
+		/*
+		 * clock_task first: the rq may be updating both as we read (clock, then
+		 * clock_task). Read in this order a torn pair can only overstate what was
+		 * left out (a later park, a shorter age); the other order could understate
+		 * it, or put clock below clock_task where nothing is left out at all.
+		 */
+		__u64 task_clock = BPF_CORE_READ(rq, clock_task);
+		__u64 clock = BPF_CORE_READ(rq, clock);
+		__u64 park = exec_start + (clock > task_clock ? clock - task_clock : 0);
 
 		if (clock > nowc)
 			nowc = clock;
-		if (clock >= task_clock) {
-			park = exec_start + (clock - task_clock);
-			if (nowc > park && nowc - park > lb)
-				lb = nowc - park;
-		}
+		if (nowc > park && nowc - park > lb)
+			lb = nowc - park;
 	} else if (rq && bpf_core_field_exists(task->sched_info.last_arrival)) {
 		/*
 		 * exec_start is 0 when the task was migrated while asleep:
