@@ -7,6 +7,14 @@ cd "$(dirname "$0")/../.." || exit 1
 require_bpf
 
 RATE=10
+# verdicts LABEL FILE: the leak flagged within 30 s, the flat sites never.
+verdicts() {
+	local first fp
+	first=$(jq -s '[.[] | select(any(.sites[]; .leak_suspect and (.site // "" | startswith("fetch_worker"))))][0].elapsed_s // 999' "$2")
+	check "$1: leak flagged within 30 s (at ${first}s)" awk "BEGIN {exit !($first <= 30)}"
+	fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_worker|sleeper|reader|main)")))] | length' "$2")
+	check "$1: flat sites never flagged ($fp false suspects)" test "$fp" = 0
+}
 start leaky "$TMP/l.log" --leaks -1 --rate $RATE --pool 8 --sleepers 4 --readers 3 || finish
 # Text mode alongside: one line per sample, a summary with the suspect's stack at the end.
 "$PW" watch -p "$WPID" -i 1s -d 30s >"$TMP/t.txt" 2>&1 &
@@ -30,23 +38,17 @@ n=$(wc -l <"$TMP/w.json")
 check "watch: one JSON line per sample ($n)" test "$n" -ge 28 -a "$n" -le 32
 check "watch: samples carry growth, trend and verdict" \
 	test "$(jq -s '[.[-1].sites[] | has("growth_per_min") and .trend != null] | all' "$TMP/w.json")" = true
-first=$(jq -s '[.[] | select(any(.sites[]; .leak_suspect and (.site // "" | startswith("fetch_worker"))))][0].elapsed_s // 999' "$TMP/w.json")
-check "watch: leak flagged within 30 s (at ${first}s)" awk "BEGIN {exit !($first <= 30)}"
+verdicts watch "$TMP/w.json"
 g=$(jq -s '[.[-1].sites[] | select(.site // "" | startswith("fetch_worker")) | .growth_per_min][0] // 0' "$TMP/w.json")
 check "watch: growth ${g}/min within 15% of $((RATE * 60))/min" \
 	awk "BEGIN {exit !($g >= $RATE * 60 * 0.85 && $g <= $RATE * 60 * 1.15)}"
-fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_worker|sleeper|reader|main)")))] | length' "$TMP/w.json")
-check "watch: flat sites never flagged ($fp false suspects)" test "$fp" = 0
 
 check "watch text: summary names the leak suspect" grep -q "LEAK SUSPECT fetch_worker" "$TMP/t.txt"
 check "watch (default): every age a lower bound" \
 	test "$(jq -s '[.[].sites[] | .age_is_lower_bound] | all' "$TMP/w.json")" = true
 wait $xp
 check "--ages exact: exit 0 ($(head -1 "$TMP/wx.err"))" test $? = 0
-first=$(jq -s '[.[] | select(any(.sites[]; .leak_suspect and (.site // "" | startswith("fetch_worker"))))][0].elapsed_s // 999' "$TMP/wx.json")
-check "--ages exact: leak flagged within 30 s (at ${first}s)" awk "BEGIN {exit !($first <= 30)}"
-fp=$(jq -s '[.[].sites[] | select(.leak_suspect and (.site // "" | test("^(pool_worker|sleeper|reader|main)")))] | length' "$TMP/wx.json")
-check "--ages exact: flat sites never flagged ($fp false suspects)" test "$fp" = 0
+verdicts "--ages exact" "$TMP/wx.json"
 
 # With --ages exact, ages of parks the hot path saw start are exact (to a scheduler tick), not lower bounds: a
 # process started once watch is attached sleeps from its start. Both park clocks: jiffies (the
